@@ -1,0 +1,116 @@
+# ngx_http_upload_store_module: build, run and test.
+#
+#   make                  build the module against Debian's nginx (nginx-dev)
+#   make NGINX_SRC=DIR    build against an nginx source tree (binary too)
+#   make run              install what is missing, build, run on 127.0.0.1
+#   make test             the whole Test::Nginx suite
+#   make test-valgrind    the suite with nginx under valgrind
+#   make style            80 columns, no tabs, no trailing spaces
+
+SHELL      := /bin/bash
+TOP        := $(CURDIR)
+BUILD      := $(TOP)/build
+MODULE     := ngx_http_upload_store_module.so
+SOURCES    := $(wildcard ngx_upload_store_module/*.c ngx_upload_store_module/*.h)
+
+# Debian packages: to build, to test
+DEB_BUILD  := libjansson-dev libcurl4-openssl-dev libssl-dev \
+              libpcre2-dev zlib1g-dev gcc make
+DEB_TEST   := curl libtest-base-perl libtest-longstring-perl \
+              liblist-moreutils-perl libtext-diff-perl libwww-perl \
+              libhttp-message-perl liburi-perl libipc-run-perl \
+              libjson-pp-perl valgrind
+
+ifdef NGINX_SRC
+SRC        := $(abspath $(NGINX_SRC))
+NGINX      := $(SRC)/objs/nginx
+SO         := $(SRC)/objs/$(MODULE)
+else
+SRC        := $(BUILD)/nginx-src
+NGINX      := /usr/sbin/nginx
+SO         := $(SRC)/objs/$(MODULE)
+DEB_BUILD  += nginx nginx-dev
+endif
+
+CC_OPT     := -g -O2 -fPIC -fstack-protector-strong -Wformat \
+              -Werror=format-security -D_FORTIFY_SOURCE=2
+LD_OPT     := -Wl,-z,relro -Wl,-z,now -fPIC
+
+PROVE      := prove
+LITE       := $(TOP)/util/test-nginx-lite
+HAVE_TN    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null && echo yes)
+
+TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
+              TEST_NGINX_LOAD_MODULES=$(BUILD)/$(MODULE)
+
+.PHONY: all build deps deps-test run test test-valgrind style clean
+
+all: build
+
+build: deps $(BUILD)/$(MODULE)
+
+$(BUILD)/$(MODULE): $(SO)
+	cp $(SO) $@
+
+# Debian's nginx-dev ships the headers, auto/ and configure: configure a
+# copy of it with the flags Debian's nginx was built with, so that the
+# module is binary compatible with /usr/sbin/nginx
+
+ifdef NGINX_SRC
+$(SRC)/objs/Makefile: config
+	cd $(SRC) && ./configure --with-compat --with-threads \
+	    --with-http_ssl_module --with-http_v2_module \
+	    --with-http_dav_module --with-debug \
+	    --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
+	    --add-dynamic-module=$(TOP)
+
+$(SO): $(SRC)/objs/Makefile $(SOURCES)
+	$(MAKE) -C $(SRC)
+else
+$(SRC)/objs/Makefile: config
+	@mkdir -p $(BUILD)
+	rm -rf $(SRC) && cp -a /usr/share/nginx/src $(SRC)
+	cd $(SRC) && source ./conf_flags \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
+	    --add-dynamic-module=$(TOP)
+
+$(SO): $(SRC)/objs/Makefile $(SOURCES)
+	$(MAKE) -C $(SRC) -f objs/Makefile modules
+endif
+
+# installs the missing Debian packages when root, else says how
+
+deps:
+	@$(TOP)/util/deps $(DEB_BUILD)
+
+deps-test:
+	@$(TOP)/util/deps $(DEB_TEST)
+
+run: build
+	$(TOP)/util/run $(NGINX) $(BUILD)/$(MODULE)
+
+test: build deps-test
+ifeq ($(HAVE_TN),yes)
+	$(TEST_ENV) $(PROVE) -r t/
+else
+	@echo "Test::Nginx is not installed: using util/test-nginx-lite"
+	$(PROVE) -I $(LITE)/lib $(LITE)/t/
+	$(TEST_ENV) $(PROVE) -I $(LITE)/lib -r t/
+endif
+
+test-valgrind: build deps-test
+ifeq ($(HAVE_TN),yes)
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 $(PROVE) -r t/
+else
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 $(PROVE) -I $(LITE)/lib -r t/
+endif
+
+style:
+	@! grep -nP '(?<=.{80}).+|\t| $$' ngx_upload_store_module/*.[ch] \
+	    || { echo "style: lines over 80 columns, tabs or trailing" \
+	              "spaces" >&2; exit 1; }
+	@echo "style: ok"
+
+clean:
+	rm -rf $(BUILD) t/servroot

@@ -1,0 +1,283 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#include "ngx_http_upload_store_module.h"
+
+
+/*
+ * Every error a store location answers, its own or nginx's (413 from
+ * client_max_body_size, 400 for a bad chunked body, 500...), leaves as
+ * {"error": {"status": N, "code": "...", "message": "..."}}: the header
+ * filter replaces the special response's HTML with the JSON body.
+ */
+
+
+typedef struct {
+    ngx_uint_t                      status;
+    char                           *code;
+    char                           *message;
+} ngx_http_upload_store_status_t;
+
+
+static ngx_int_t ngx_http_upload_store_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_upload_store_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_upload_store_error_body(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static ngx_http_upload_store_status_t  ngx_http_upload_store_statuses[] = {
+    { NGX_HTTP_BAD_REQUEST, "bad_request", "bad request" },
+    { NGX_HTTP_FORBIDDEN, "forbidden", "forbidden" },
+    { NGX_HTTP_NOT_FOUND, "not_found", "not found" },
+    { NGX_HTTP_NOT_ALLOWED, "method_not_allowed", "method not allowed" },
+    { NGX_HTTP_REQUEST_TIME_OUT, "request_timeout", "request timed out" },
+    { NGX_HTTP_LENGTH_REQUIRED, "length_required", "length required" },
+    { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "payload_too_large",
+      "upload exceeds client_max_body_size" },
+    { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+      "unsupported media type" },
+    { NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+      "internal server error" },
+    { NGX_HTTP_NOT_IMPLEMENTED, "not_implemented", "not implemented" },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, "service_unavailable",
+      "service unavailable" },
+    { NGX_HTTP_INSUFFICIENT_STORAGE, "insufficient_storage",
+      "insufficient storage" },
+    { 0, NULL, NULL }
+};
+
+
+/*
+ * records the code and the message of the error, and returns the status
+ * for the caller to finalize the request with
+ */
+
+ngx_int_t
+ngx_http_upload_store_error(ngx_http_request_t *r, ngx_uint_t status,
+    char *code, const char *fmt, ...)
+{
+    u_char                       *p, buf[NGX_MAX_ERROR_STR];
+    va_list                       args;
+    ngx_str_t                     message;
+    ngx_http_upload_store_ctx_t  *ctx;
+
+    ctx = ngx_http_upload_store_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    message.len = p - buf;
+    message.data = buf;
+
+    ctx->error_message.data = ngx_pstrdup(r->pool, &message);
+    if (ctx->error_message.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->error_message.len = message.len;
+
+    ctx->error_code.data = (u_char *) code;
+    ctx->error_code.len = ngx_strlen(code);
+
+    return status;
+}
+
+
+ngx_int_t
+ngx_http_upload_store_init_filters(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_upload_store_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_upload_store_body_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_upload_store_t           *store;
+    ngx_http_upload_store_ctx_t       *ctx;
+    ngx_http_upload_store_loc_conf_t  *uslcf;
+
+    if (r != r->main || r->headers_out.status < NGX_HTTP_BAD_REQUEST) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
+
+    if (uslcf->receive == NULL || uslcf->receive->data == NULL) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx = ngx_http_upload_store_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_upload_store_error_body(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    store = uslcf->receive->data;
+    (void) ngx_atomic_fetch_add(&store->sh->rejected, 1);
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.charset.len = 0;
+
+    r->headers_out.content_length_n = ctx->error_body->last
+                                      - ctx->error_body->pos;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_error_body(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    json_t                          *json;
+    ngx_int_t                        rc;
+    ngx_str_t                        out, message;
+    ngx_uint_t                       status, i;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_upload_store_status_t  *st;
+
+    status = r->headers_out.status;
+
+    st = ngx_http_upload_store_statuses;
+
+    for (i = 0; st[i].status; i++) {
+        if (st[i].status == status) {
+            break;
+        }
+    }
+
+    if (ctx->error_code.len == 0 || status != (ngx_uint_t) r->err_status) {
+
+        /* an error of nginx's own, not from the handler */
+
+        ngx_str_null(&ctx->error_code);
+
+        if (st[i].status) {
+            ctx->error_code.data = (u_char *) st[i].code;
+            ctx->error_code.len = ngx_strlen(st[i].code);
+            ctx->error_message.data = (u_char *) st[i].message;
+            ctx->error_message.len = ngx_strlen(st[i].message);
+
+        } else {
+            ngx_str_set(&ctx->error_code, "error");
+            ngx_str_set(&ctx->error_message, "error");
+        }
+
+        if (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+            message.data = ngx_pnalloc(r->pool,
+                                       sizeof("upload exceeds "
+                                              "client_max_body_size of "
+                                              " bytes") + NGX_OFF_T_LEN);
+            if (message.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            message.len = ngx_sprintf(message.data,
+                                      "upload exceeds client_max_body_size "
+                                      "of %O bytes",
+                                      clcf->client_max_body_size)
+                          - message.data;
+
+            ctx->error_message = message;
+        }
+    }
+
+    json = json_pack("{s:{s:i,s:s%,s:s%}}",
+                     "error",
+                     "status", (int) status,
+                     "code", ctx->error_code.data, ctx->error_code.len,
+                     "message", ctx->error_message.data,
+                     ctx->error_message.len);
+
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_upload_store_json_dump(r->pool, json, &out);
+
+    json_decref(json);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ctx->error_body = ngx_calloc_buf(r->pool);
+    if (ctx->error_body == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->error_body->pos = out.data;
+    ctx->error_body->last = out.data + out.len;
+    ctx->error_body->memory = 1;
+    ctx->error_body->last_buf = 1;
+    ctx->error_body->last_in_chain = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_chain_t                   out, *cl;
+    ngx_http_upload_store_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+
+    if (ctx == NULL || ctx->error_body == NULL || r != r->main) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* nginx's HTML error page is swallowed */
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (ctx->error_sent) {
+        return NGX_OK;
+    }
+
+    ctx->error_sent = 1;
+
+    out.buf = ctx->error_body;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}

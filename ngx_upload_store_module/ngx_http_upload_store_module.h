@@ -1,0 +1,115 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#ifndef _NGX_HTTP_UPLOAD_STORE_MODULE_H_INCLUDED_
+#define _NGX_HTTP_UPLOAD_STORE_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+
+#define NGX_HTTP_UPLOAD_STORE_ID_LEN     26
+#define NGX_HTTP_UPLOAD_STORE_NAME_MAX   64
+#define NGX_HTTP_UPLOAD_STORE_SUFFIX_MAX 10
+#define NGX_HTTP_UPLOAD_STORE_FNAME_MAX  255
+
+
+/* counters shared by all workers, in the store's zone */
+
+typedef struct {
+    ngx_atomic_t                    bytes;       /* bytes stored */
+    ngx_atomic_t                    files;       /* uploads stored */
+    ngx_atomic_t                    accepted;    /* uploads since start */
+    ngx_atomic_t                    rejected;    /* refused uploads */
+    ngx_atomic_t                    received;    /* body bytes received */
+} ngx_http_upload_store_sh_t;
+
+
+/* one store, from an "upload_store_path" directive */
+
+typedef struct {
+    ngx_str_t                       name;        /* zone name */
+    ngx_str_t                       root;        /* null-terminated */
+    ngx_path_t                     *root_path;
+    ngx_path_t                     *temp_path;   /* {root}/.tmp */
+
+    time_t                          retention;
+    time_t                          interval;
+    off_t                           min_free;
+    off_t                           max_size;    /* 0: no limit */
+    ngx_uint_t                      access;
+
+    ngx_shm_zone_t                 *shm_zone;
+    ngx_http_upload_store_sh_t     *sh;
+} ngx_http_upload_store_t;
+
+
+typedef struct {
+    ngx_array_t                     receivers;   /* of ngx_http_... * */
+} ngx_http_upload_store_main_conf_t;
+
+
+typedef struct {
+    ngx_shm_zone_t                 *receive;     /* upload_store_receive */
+    ngx_http_core_loc_conf_t       *clcf;        /* the receive location */
+
+    ngx_http_complex_value_t       *customer;
+    ngx_http_complex_value_t       *category;
+    ngx_str_t                       prefix;
+    ngx_array_t                    *types;       /* of ngx_str_t */
+} ngx_http_upload_store_loc_conf_t;
+
+
+/* per request */
+
+typedef struct {
+    ngx_http_upload_store_t        *store;
+
+    ngx_str_t                       customer;
+    ngx_str_t                       category;
+    ngx_str_t                       filename;    /* original, may be empty */
+    ngx_str_t                       content_type;
+    ngx_str_t                       suffix;
+
+    u_char                          id[NGX_HTTP_UPLOAD_STORE_ID_LEN];
+    ngx_str_t                       path;        /* the stored file */
+    ngx_str_t                       file;        /* its name in path */
+    ngx_str_t                       meta_path;   /* its {id}.json */
+    off_t                           bytes;
+    ngx_msec_t                      created;     /* ms since the epoch */
+    time_t                          created_sec;
+
+    /* the JSON error body, set by ngx_http_upload_store_error() */
+    ngx_str_t                       error_code;
+    ngx_str_t                       error_message;
+    ngx_buf_t                      *error_body;
+
+    unsigned                        stored:1;
+    unsigned                        reading:1;
+    unsigned                        error_sent:1;
+} ngx_http_upload_store_ctx_t;
+
+
+ngx_int_t ngx_http_upload_store_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_upload_store_error(ngx_http_request_t *r,
+    ngx_uint_t status, char *code, const char *fmt, ...);
+ngx_int_t ngx_http_upload_store_init_filters(ngx_conf_t *cf);
+ngx_int_t ngx_http_upload_store_init_body_filter(ngx_conf_t *cf);
+ngx_http_upload_store_ctx_t *ngx_http_upload_store_get_ctx(
+    ngx_http_request_t *r);
+json_t *ngx_http_upload_store_json_str(ngx_str_t *s);
+ngx_int_t ngx_http_upload_store_json_dump(ngx_pool_t *pool, json_t *json,
+    ngx_str_t *out);
+
+
+extern ngx_module_t  ngx_http_upload_store_module;
+
+
+#endif /* _NGX_HTTP_UPLOAD_STORE_MODULE_H_INCLUDED_ */

@@ -1,0 +1,769 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#include "ngx_http_upload_store_module.h"
+#include "ngx_http_upload_store_store.h"
+
+
+static void ngx_http_upload_store_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_upload_store_paths(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *prefix);
+static ngx_int_t ngx_http_upload_store_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *json);
+static ngx_int_t ngx_http_upload_store_content_type(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_array_t *types);
+static ngx_int_t ngx_http_upload_store_filename(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_store_parse_disposition(ngx_pool_t *pool,
+    ngx_str_t *value, ngx_str_t *filename);
+static ngx_int_t ngx_http_upload_store_check_filename(ngx_str_t *name);
+static ngx_int_t ngx_http_upload_store_request_body_filter(
+    ngx_http_request_t *r, ngx_chain_t *in);
+
+
+static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
+
+
+ngx_int_t
+ngx_http_upload_store_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc;
+    ngx_table_elt_t                   *allow;
+    ngx_http_upload_store_t           *store;
+    ngx_http_upload_store_ctx_t       *ctx;
+    ngx_http_upload_store_loc_conf_t  *uslcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
+    store = uslcf->receive->data;
+
+    if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_PUT))) {
+
+        allow = ngx_list_push(&r->headers_out.headers);
+        if (allow == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        allow->hash = 1;
+        ngx_str_set(&allow->key, "Allow");
+        ngx_str_set(&allow->value, "POST, PUT");
+
+        return ngx_http_upload_store_error(r, NGX_HTTP_NOT_ALLOWED,
+                                           "method_not_allowed",
+                                           "method %V is not allowed, "
+                                           "use POST or PUT",
+                                           &r->method_name);
+    }
+
+    ctx = ngx_http_upload_store_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->store = store;
+
+    if (ngx_http_complex_value(r, uslcf->customer, &ctx->customer)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->customer.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": no customer", &store->name);
+
+        return ngx_http_upload_store_error(r, NGX_HTTP_FORBIDDEN,
+                                           "customer_missing",
+                                           "no customer");
+    }
+
+    if (ngx_http_upload_store_valid_name(&ctx->customer) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": invalid customer \"%V\"",
+                      &store->name, &ctx->customer);
+
+        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "customer_invalid",
+                                           "invalid customer");
+    }
+
+    if (ngx_http_complex_value(r, uslcf->category, &ctx->category)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_upload_store_valid_name(&ctx->category) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": invalid category \"%V\" "
+                      "for customer \"%V\"",
+                      &store->name, &ctx->category, &ctx->customer);
+
+        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "category_invalid",
+                                           "invalid category");
+    }
+
+    rc = ngx_http_upload_store_content_type(r, ctx, uslcf->types);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_upload_store_filename(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_http_upload_store_suffix(&ctx->filename, &ctx->content_type,
+                                 &ctx->suffix);
+
+    if (r->headers_in.content_length_n == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": empty body from customer \"%V\"",
+                      &store->name, &ctx->customer);
+
+        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "empty_body",
+                                           "the request body is empty");
+    }
+
+    rc = ngx_http_upload_store_check_space(r, store,
+                                           r->headers_in.content_length_n);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->request_body_in_file_only = 1;
+    r->request_body_in_persistent_file = 1;
+    r->request_body_in_clean_file = 1;
+    r->request_body_file_log_level = 0;
+
+    ctx->reading = 1;
+
+    rc = ngx_http_read_client_request_body(r,
+                                        ngx_http_upload_store_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_upload_store_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc;
+    ngx_str_t                          json;
+    ngx_time_t                        *tp;
+    ngx_temp_file_t                   *tf;
+    ngx_http_upload_store_t           *store;
+    ngx_http_upload_store_ctx_t       *ctx;
+    ngx_http_upload_store_loc_conf_t  *uslcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
+
+    store = ctx->store;
+    ctx->reading = 0;
+
+    if (r->request_body == NULL || r->request_body->temp_file == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "upload store \"%V\": request body is not in a file",
+                      &store->name);
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    tf = r->request_body->temp_file;
+    ctx->bytes = tf->file.offset;
+
+    (void) ngx_atomic_fetch_add(&store->sh->received, ctx->bytes);
+
+    if (ctx->bytes == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": empty body from customer \"%V\"",
+                      &store->name, &ctx->customer);
+
+        ngx_http_finalize_request(r,
+                       ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
+                                                   "empty_body",
+                                                   "the request body is "
+                                                   "empty"));
+        return;
+    }
+
+    if (store->max_size
+        && (off_t) store->sh->bytes + ctx->bytes > store->max_size)
+    {
+        /* a chunked body: its size is known only now */
+        ngx_http_finalize_request(r,
+                    ngx_http_upload_store_check_space(r, store, ctx->bytes));
+        return;
+    }
+
+    tp = ngx_timeofday();
+    ctx->created_sec = tp->sec;
+    ctx->created = (ngx_msec_t) tp->sec * 1000 + tp->msec;
+
+    if (ngx_http_upload_store_make_id(ctx->id, ctx->created,
+                                      r->connection->log)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ngx_http_upload_store_paths(r, ctx, &uslcf->prefix) != NGX_OK
+        || ngx_http_upload_store_metadata(r, ctx, &json) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_upload_store_commit(r, ctx, &tf->file.name, &json);
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    ctx->stored = 1;
+
+    (void) ngx_atomic_fetch_add(&store->sh->accepted, 1);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upload store: customer \"%V\" stored \"%V\", %O bytes",
+                   &ctx->customer, &ctx->path, ctx->bytes);
+
+    ngx_http_finalize_request(r,
+                   ngx_http_upload_store_send_json(r, NGX_HTTP_CREATED, &json));
+}
+
+
+/*
+ * {root}/{customer}/{category}/{YYYY-MM-DD}/{prefix}{id}[.{suffix}]
+ * {root}/{customer}/{category}/{YYYY-MM-DD}/{id}.json
+ */
+
+static ngx_int_t
+ngx_http_upload_store_paths(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *prefix)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_tm_t                  tm;
+    ngx_http_upload_store_t  *store;
+
+    store = ctx->store;
+
+    ngx_gmtime(ctx->created_sec, &tm);
+
+    len = store->root.len + 1 + ctx->customer.len + 1 + ctx->category.len
+          + sizeof("/YYYY-MM-DD/") - 1;
+
+    ctx->path.data = ngx_pnalloc(r->pool, len + prefix->len
+                                 + NGX_HTTP_UPLOAD_STORE_ID_LEN
+                                 + 1 + ctx->suffix.len + 1);
+    ctx->meta_path.data = ngx_pnalloc(r->pool,
+                                      len + NGX_HTTP_UPLOAD_STORE_ID_LEN
+                                      + sizeof(".json"));
+
+    if (ctx->path.data == NULL || ctx->meta_path.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(ctx->path.data, "%V/%V/%V/%4d-%02d-%02d/",
+                    &store->root, &ctx->customer, &ctx->category,
+                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday);
+
+    p = ngx_cpymem(ctx->meta_path.data, ctx->path.data, len);
+    p = ngx_cpymem(p, ctx->id, NGX_HTTP_UPLOAD_STORE_ID_LEN);
+    p = ngx_cpymem(p, ".json", sizeof(".json"));
+    ctx->meta_path.len = p - 1 - ctx->meta_path.data;
+
+    ctx->file.data = ctx->path.data + len;
+
+    p = ngx_cpymem(ctx->file.data, prefix->data, prefix->len);
+    p = ngx_cpymem(p, ctx->id, NGX_HTTP_UPLOAD_STORE_ID_LEN);
+
+    if (ctx->suffix.len) {
+        *p++ = '.';
+        p = ngx_cpymem(p, ctx->suffix.data, ctx->suffix.len);
+    }
+
+    *p = '\0';
+
+    ctx->file.len = p - ctx->file.data;
+    ctx->path.len = p - ctx->path.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *json)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = json->len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = json->data;
+    b->last = json->data + json->len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* the media type of Content-Type, lower-cased, without parameters */
+
+static ngx_int_t
+ngx_http_upload_store_content_type(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_array_t *types)
+{
+    u_char      *p, *last, *slash;
+    ngx_str_t   *type, ct;
+    ngx_uint_t   i;
+
+    ngx_str_null(&ct);
+
+    if (r->headers_in.content_type != NULL) {
+        ct = r->headers_in.content_type->value;
+
+        last = ngx_strlchr(ct.data, ct.data + ct.len, ';');
+        if (last == NULL) {
+            last = ct.data + ct.len;
+        }
+
+        while (last > ct.data && (last[-1] == ' ' || last[-1] == '\t')) {
+            last--;
+        }
+
+        ct.len = last - ct.data;
+        slash = NULL;
+
+        for (p = ct.data; p < last; p++) {
+            if (*p == '/' && slash == NULL) {
+                slash = p;
+                continue;
+            }
+
+            if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == ','
+                || *p == '"' || *p == '\\' || *p == '*')
+            {
+                break;
+            }
+        }
+
+        if (p != last || slash == NULL || slash == ct.data
+            || slash == last - 1 || ct.len > 127)
+        {
+            ngx_str_null(&ct);
+
+        } else {
+            ctx->content_type.data = ngx_pnalloc(r->pool, ct.len);
+            if (ctx->content_type.data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->content_type.len = ct.len;
+            ngx_strlow(ctx->content_type.data, ct.data, ct.len);
+        }
+    }
+
+    if (types == NULL) {
+        return NGX_OK;
+    }
+
+    ct = ctx->content_type;
+    type = types->elts;
+
+    for (i = 0; ct.len && i < types->nelts; i++) {
+
+        if (type[i].len == 1 || ngx_strcmp(type[i].data, "*/*") == 0) {
+            return NGX_OK;
+        }
+
+        if (type[i].data[type[i].len - 1] == '*') {
+            if (ct.len >= type[i].len
+                && ngx_strncmp(ct.data, type[i].data, type[i].len - 1) == 0)
+            {
+                return NGX_OK;
+            }
+
+            continue;
+        }
+
+        if (ct.len == type[i].len
+            && ngx_strncmp(ct.data, type[i].data, ct.len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "upload store \"%V\": content type \"%V\" from customer "
+                  "\"%V\" is not allowed", &ctx->store->name, &ct,
+                  &ctx->customer);
+
+    if (ct.len == 0) {
+        return ngx_http_upload_store_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                           "type_not_allowed",
+                                           "a valid Content-Type is required");
+    }
+
+    return ngx_http_upload_store_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                       "type_not_allowed",
+                                       "content type \"%V\" is not allowed",
+                                       &ct);
+}
+
+
+/* the original name, from Content-Disposition: attachment; filename=... */
+
+static ngx_int_t
+ngx_http_upload_store_filename(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NGX_OK;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Content-Disposition") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Disposition",
+                               h[i].key.len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (ngx_http_upload_store_parse_disposition(r->pool, &h[i].value,
+                                                &ctx->filename)
+        != NGX_OK
+        || ngx_http_upload_store_check_filename(&ctx->filename) != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": invalid Content-Disposition "
+                      "from customer \"%V\"", &ctx->store->name,
+                      &ctx->customer);
+
+        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "filename_invalid",
+                                           "invalid file name in "
+                                           "Content-Disposition");
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * RFC 6266: "filename*" (RFC 8187, UTF-8 only) wins over "filename";
+ * path components are stripped; the name is never used as a path
+ */
+
+static ngx_int_t
+ngx_http_upload_store_parse_disposition(ngx_pool_t *pool, ngx_str_t *value,
+    ngx_str_t *filename)
+{
+    u_char     *p, *last, *name, *v, *d, ch;
+    size_t      nlen;
+    ngx_str_t   plain, ext;
+    ngx_uint_t  quoted;
+
+    ngx_str_null(&plain);
+    ngx_str_null(&ext);
+
+    p = value->data;
+    last = value->data + value->len;
+
+    /* the disposition type */
+
+    p = ngx_strlchr(p, last, ';');
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    while (p < last) {
+
+        /* at ';' */
+
+        p++;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        name = p;
+
+        while (p < last && *p != '=' && *p != ';' && *p != ' '
+               && *p != '\t')
+        {
+            p++;
+        }
+
+        nlen = p - name;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (p == last || *p == ';') {
+            continue;
+        }
+
+        if (*p != '=') {
+            return NGX_DECLINED;
+        }
+
+        p++;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        d = ngx_pnalloc(pool, last - p + 1);
+        if (d == NULL) {
+            return NGX_ERROR;
+        }
+
+        v = d;
+        quoted = 0;
+
+        if (p < last && *p == '"') {
+            quoted = 1;
+            p++;
+
+            while (p < last && *p != '"') {
+                if (*p == '\\' && p + 1 < last) {
+                    p++;
+                }
+
+                *d++ = *p++;
+            }
+
+            if (p == last) {
+                return NGX_DECLINED;
+            }
+
+            p++;
+
+            while (p < last && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            if (p < last && *p != ';') {
+                return NGX_DECLINED;
+            }
+
+        } else {
+            while (p < last && *p != ';') {
+                *d++ = *p++;
+            }
+
+            while (d > v && (d[-1] == ' ' || d[-1] == '\t')) {
+                d--;
+            }
+        }
+
+        if (nlen == sizeof("filename") - 1
+            && ngx_strncasecmp(name, (u_char *) "filename", nlen) == 0)
+        {
+            plain.data = v;
+            plain.len = d - v;
+            continue;
+        }
+
+        if (nlen == sizeof("filename*") - 1 && !quoted
+            && ngx_strncasecmp(name, (u_char *) "filename*", nlen) == 0)
+        {
+            /* UTF-8'lang'percent-encoded */
+
+            if (d - v < 7 || ngx_strncasecmp(v, (u_char *) "UTF-8'", 6) != 0)
+            {
+                /* other charsets are ignored, as RFC 8187 allows */
+                continue;
+            }
+
+            v = ngx_strlchr(v + 6, d, '\'');
+            if (v == NULL) {
+                return NGX_DECLINED;
+            }
+
+            ext.data = ++v;
+            name = v;
+            ngx_unescape_uri(&name, &v, d - v, 0);
+            ext.len = name - ext.data;
+
+            continue;
+        }
+    }
+
+    *filename = ext.len ? ext : plain;
+
+    /* strip path components, both kinds */
+
+    p = filename->data;
+    last = filename->data + filename->len;
+
+    for (v = p; v < last; v++) {
+        ch = *v;
+
+        if (ch == '/' || ch == '\\') {
+            p = v + 1;
+        }
+    }
+
+    filename->len = last - p;
+    filename->data = p;
+
+    if ((filename->len == 1 && p[0] == '.')
+        || (filename->len == 2 && p[0] == '.' && p[1] == '.'))
+    {
+        filename->len = 0;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_check_filename(ngx_str_t *name)
+{
+    u_char  *p, *last;
+
+    if (name->len > NGX_HTTP_UPLOAD_STORE_FNAME_MAX) {
+        return NGX_DECLINED;
+    }
+
+    p = name->data;
+    last = name->data + name->len;
+
+    while (p < last) {
+
+        if (*p < 0x80) {
+            if (*p < 0x20 || *p == 0x7f) {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            continue;
+        }
+
+        if (ngx_utf8_decode(&p, last - p) > 0x10ffff) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * sits before nginx's save filter: a failed write of the body turns
+ * into 507 when the store's disk is full
+ */
+
+ngx_int_t
+ngx_http_upload_store_init_body_filter(ngx_conf_t *cf)
+{
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter =
+                                   ngx_http_upload_store_request_body_filter;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in)
+{
+    ngx_int_t                     rc;
+    ngx_err_t                     err;
+    ngx_http_upload_store_t      *store;
+    ngx_http_upload_store_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+
+    if (ctx == NULL || !ctx->reading) {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    rc = ngx_http_next_request_body_filter(r, in);
+
+    if (rc != NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        return rc;
+    }
+
+    err = ngx_errno;
+    store = ctx->store;
+
+    /* a short write() leaves no errno: ask the filesystem */
+
+    if (err == NGX_ENOSPC
+#ifdef EDQUOT
+        || err == EDQUOT
+#endif
+        || ngx_fs_available(store->root.data) <= store->min_free)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upload store \"%V\": no space left for the upload "
+                      "of customer \"%V\" in \"%s\"",
+                      &store->name, &ctx->customer, store->temp_path->name.data);
+
+        ctx->reading = 0;
+
+        return ngx_http_upload_store_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                           "insufficient_storage",
+                                           "no space left in the store");
+    }
+
+    return rc;
+}
