@@ -40,7 +40,7 @@ static ngx_conf_post_handler_pt  ngx_http_upload_store_prefix_post =
 static ngx_command_t  ngx_http_upload_store_commands[] = {
 
     { ngx_string("upload_store_path"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_upload_store_path,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,

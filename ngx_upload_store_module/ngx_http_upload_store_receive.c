@@ -120,8 +120,12 @@ ngx_http_upload_store_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    ngx_http_upload_store_suffix(&ctx->filename, &ctx->content_type,
-                                 &ctx->suffix);
+    if (ngx_http_upload_store_suffix(r->pool, &ctx->filename,
+                                     &ctx->content_type, &ctx->suffix)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (r->headers_in.content_length_n == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -304,9 +304,9 @@ ngx_http_upload_store_random(u_char *buf, size_t len, ngx_log_t *log)
  * lower-cased, [a-z0-9]{1,10}; else one derived from the content type
  */
 
-void
-ngx_http_upload_store_suffix(ngx_str_t *filename, ngx_str_t *content_type,
-    ngx_str_t *suffix)
+ngx_int_t
+ngx_http_upload_store_suffix(ngx_pool_t *pool, ngx_str_t *filename,
+    ngx_str_t *content_type, ngx_str_t *suffix)
 {
     u_char                               *p, *dot, *last;
     ngx_uint_t                            i;
@@ -337,10 +337,14 @@ ngx_http_upload_store_suffix(ngx_str_t *filename, ngx_str_t *content_type,
             }
 
             if (p == last) {
-                suffix->data = dot + 1;
                 suffix->len = last - dot - 1;
-                ngx_strlow(suffix->data, suffix->data, suffix->len);
-                return;
+                suffix->data = ngx_pnalloc(pool, suffix->len);
+                if (suffix->data == NULL) {
+                    return NGX_ERROR;
+                }
+
+                ngx_strlow(suffix->data, dot + 1, suffix->len);
+                return NGX_OK;
             }
         }
     }
@@ -354,9 +358,11 @@ ngx_http_upload_store_suffix(ngx_str_t *filename, ngx_str_t *content_type,
                == 0)
         {
             *suffix = ts[i].suffix;
-            return;
+            return NGX_OK;
         }
     }
+
+    return NGX_OK;
 }
 
 

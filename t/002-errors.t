@@ -1,0 +1,479 @@
+# Every refusal is JSON in one shape, with a stable code, and leaves
+# nothing on disk: not in the store, not in .tmp.
+
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use UploadStore;
+
+repeat_each(1);
+no_shuffle();
+
+add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config",
+                          "upload_store_path html/store zone=audio:1m;");
+    }
+
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
+    client_max_body_size 100;
+
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer $http_x_customer;
+        upload_store_category $http_x_category;
+        upload_store_types audio/* video/mp4;
+    }
+
+    location ~ ^/by-path/(.*)$ {
+        upload_store_receive audio;
+        upload_store_customer $1;
+    }
+
+    location = /by-arg {
+        upload_store_receive audio;
+        upload_store_customer $arg_c;
+    }
+_EOC_
+    }
+
+    if (!defined $block->store_files) {
+        $block->set_value("store_files", "");
+    }
+
+    if (!defined $block->no_error_log) {
+        $block->set_value("no_error_log", "[crit]\n[alert]");
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: no customer: 403
+--- more_headers
+Content-Type: audio/wav
+--- request
+POST /upload
+abc
+--- error_code: 403
+--- response_headers
+Content-Type: application/json
+--- response_body
+{"error":{"status":403,"code":"customer_missing","message":"no customer"}}
+--- error_log
+no customer
+
+
+
+=== TEST 2: customer "..": 400
+--- more_headers
+X-Customer: ..
+Content-Type: audio/wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+--- error_log
+invalid customer ".."
+
+
+
+=== TEST 3: customer with a slash: 400
+--- more_headers
+X-Customer: acme/../../etc
+Content-Type: audio/wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+
+
+
+=== TEST 4: customer with a leading dot: 400
+--- more_headers
+X-Customer: .tmp
+Content-Type: audio/wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+
+
+
+=== TEST 5: customer of 65 characters: 400
+--- more_headers eval
+"X-Customer: " . ("a" x 65) . "\nContent-Type: audio/wav"
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+
+
+
+=== TEST 6: customer of 64 characters is fine
+--- more_headers eval
+"X-Customer: " . ("a" x 64) . "\nContent-Type: audio/wav"
+--- request
+POST /upload
+abc
+--- error_code: 201
+--- store_files eval
+("a" x 64) . "/audio/DAY/upload_ID.wav 3\n"
+. ("a" x 64) . "/audio/DAY/ID.json = body"
+
+
+
+=== TEST 7: a percent-encoded slash decoded by nginx into a capture: 400
+--- more_headers
+Content-Type: audio/wav
+--- request
+POST /by-path/acme%2F..%2Fother
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+
+
+
+=== TEST 8: a percent-encoded NUL decoded into a capture: 400
+--- more_headers
+Content-Type: audio/wav
+--- request
+POST /by-path/acme%00x
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+
+
+
+=== TEST 9: percent-encoded dots left encoded in an argument: 400
+--- request
+POST /by-arg?c=%2e%2e
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+
+
+
+=== TEST 10: invalid category: 400
+--- more_headers
+X-Customer: acme
+X-Category: ../../etc
+Content-Type: audio/wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"category_invalid","message":"invalid category"}}
+--- error_log
+invalid category "../../etc" for customer "acme"
+
+
+
+=== TEST 11: empty category: 400
+--- more_headers
+X-Customer: acme
+X-Category:
+Content-Type: audio/wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"category_invalid","message":"invalid category"}}
+
+
+
+=== TEST 12: GET: 405 with Allow
+--- more_headers
+X-Customer: acme
+--- request
+GET /upload
+--- error_code: 405
+--- response_headers
+Allow: POST, PUT
+Content-Type: application/json
+--- response_body
+{"error":{"status":405,"code":"method_not_allowed","message":"method GET is not allowed, use POST or PUT"}}
+
+
+
+=== TEST 13: DELETE: 405 with Allow
+--- more_headers
+X-Customer: acme
+--- request
+DELETE /upload
+--- error_code: 405
+--- response_headers
+Allow: POST, PUT
+--- response_body
+{"error":{"status":405,"code":"method_not_allowed","message":"method DELETE is not allowed, use POST or PUT"}}
+
+
+
+=== TEST 14: HEAD: 405, headers only
+--- more_headers
+X-Customer: acme
+--- request
+HEAD /upload
+--- error_code: 405
+--- response_headers
+Allow: POST, PUT
+Content-Type: application/json
+--- response_body
+
+
+
+=== TEST 15: a type that is not allowed: 415
+--- more_headers
+X-Customer: acme
+Content-Type: text/plain
+--- request
+POST /upload
+abc
+--- error_code: 415
+--- response_body
+{"error":{"status":415,"code":"type_not_allowed","message":"content type \"text/plain\" is not allowed"}}
+--- error_log
+content type "text/plain" from customer "acme" is not allowed
+
+
+
+=== TEST 16: no type where types are required: 415
+--- more_headers
+X-Customer: acme
+--- request
+POST /upload
+abc
+--- error_code: 415
+--- response_body
+{"error":{"status":415,"code":"type_not_allowed","message":"a valid Content-Type is required"}}
+
+
+
+=== TEST 17: exact types and wildcards match case-insensitively
+--- more_headers
+X-Customer: acme
+Content-Type: Video/MP4; codecs="avc1"
+--- request
+POST /upload
+abc
+--- error_code: 201
+--- response_body_like chomp
+"content_type":"video/mp4",.*"file":"upload_[0-9A-Z]{26}\.mp4"
+--- store_files
+acme/audio/DAY/upload_ID.mp4 3
+acme/audio/DAY/ID.json = body
+
+
+
+=== TEST 18: a wildcard does not match a longer major type
+--- more_headers
+X-Customer: acme
+Content-Type: audiox/wav
+--- request
+POST /upload
+abc
+--- error_code: 415
+
+
+
+=== TEST 19: Content-Length: 0: 400
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+Content-Length: 0
+--- request
+POST /upload
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"empty_body","message":"the request body is empty"}}
+
+
+
+=== TEST 20: an empty chunked body: 400, and no temp file left
+--- raw_request eval
+"POST /upload HTTP/1.1\r
+Host: localhost\r
+X-Customer: acme\r
+Content-Type: audio/wav\r
+Transfer-Encoding: chunked\r
+Connection: close\r
+\r
+0\r
+\r
+"
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"empty_body","message":"the request body is empty"}}
+
+
+
+=== TEST 21: over client_max_body_size by Content-Length: 413, JSON
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n" . ("x" x 101)
+--- error_code: 413
+--- response_headers
+Content-Type: application/json
+--- response_body
+{"error":{"status":413,"code":"payload_too_large","message":"upload exceeds client_max_body_size of 100 bytes"}}
+--- error_log
+client intended to send too large body
+
+
+
+=== TEST 22: over client_max_body_size while chunked: 413, JSON
+--- raw_request eval
+"POST /upload HTTP/1.1\r
+Host: localhost\r
+X-Customer: acme\r
+Content-Type: audio/wav\r
+Transfer-Encoding: chunked\r
+Connection: close\r
+\r
+50\r
+" . ("x" x 80) . "\r
+50\r
+" . ("y" x 80) . "\r
+0\r
+\r
+"
+--- error_code: 413
+--- response_body
+{"error":{"status":413,"code":"payload_too_large","message":"upload exceeds client_max_body_size of 100 bytes"}}
+--- error_log
+client intended to send too large chunked body
+
+
+
+=== TEST 23: a broken chunked body: 400, JSON
+--- raw_request eval
+"POST /upload HTTP/1.1\r
+Host: localhost\r
+X-Customer: acme\r
+Content-Type: audio/wav\r
+Transfer-Encoding: chunked\r
+Connection: close\r
+\r
+zz\r
+abc\r
+0\r
+\r
+"
+--- error_code: 400
+--- response_headers
+Content-Type: application/json
+--- response_body
+{"error":{"status":400,"code":"bad_request","message":"bad request"}}
+--- error_log
+client sent invalid chunked body
+
+
+
+=== TEST 24: a control character in the file name: 400
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+Content-Disposition: attachment; filename*=UTF-8''a%0Ab.wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name in Content-Disposition"}}
+
+
+
+=== TEST 25: a file name that is not UTF-8: 400
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+Content-Disposition: attachment; filename*=UTF-8''a%FF%FEb.wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name in Content-Disposition"}}
+
+
+
+=== TEST 26: an unterminated quoted file name: 400
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+Content-Disposition: attachment; filename="abc.wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name in Content-Disposition"}}
+
+
+
+=== TEST 27: a file name of path components only is no name
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+Content-Disposition: attachment; filename="../../.."
+--- request
+POST /upload
+abc
+--- error_code: 201
+--- response_body_like chomp
+"filename":null,
+--- store_files
+acme/audio/DAY/upload_ID.wav 3
+acme/audio/DAY/ID.json = body
+
+
+
+=== TEST 28: errors outside store locations are left alone
+--- request
+GET /nowhere
+--- error_code: 404
+--- response_headers
+Content-Type: text/html
+--- response_body_like chomp
+<title>404 Not Found</title>
+
+
+
+=== TEST 29: an operator's error_page still wins
+--- config
+    client_max_body_size 10;
+    error_page 413 /too-big;
+
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+
+    location = /too-big {
+        return 413 "custom\n";
+    }
+--- request eval
+"POST /upload\n" . ("x" x 11)
+--- error_code: 413
+--- response_body
+custom

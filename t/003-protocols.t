@@ -1,0 +1,213 @@
+# Bodies as clients send them: chunked, HTTP/1.0, HTTP/2, large ones in
+# many buffers, and clients that give up halfway.
+
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use UploadStore;
+
+repeat_each(1);
+no_shuffle();
+
+add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
+
+our $Big = join '', map { pack 'N', $_ * 2654435761 % 4294967296 }
+                    1 .. 786432;    # 3 MiB
+our $BigSum = UploadStore::sha256($Big);
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config",
+                          "upload_store_path html/store zone=audio:1m;");
+    }
+
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
+    client_max_body_size 10m;
+    client_body_buffer_size 1k;
+
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+_EOC_
+    }
+
+    if (!defined $block->no_error_log) {
+        $block->set_value("no_error_log", "[error]\n[crit]\n[alert]");
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a chunked body
+--- raw_request eval
+"POST /upload HTTP/1.1\r
+Host: localhost\r
+Content-Type: audio/wav\r
+Transfer-Encoding: chunked\r
+Connection: close\r
+\r
+5\r
+hello\r
+6\r
+ world\r
+0\r
+\r
+"
+--- error_code: 201
+--- response_body_like chomp
+"bytes":11,
+--- store_files
+acme/audio/DAY/upload_ID.wav 11 sha256:b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9
+acme/audio/DAY/ID.json = body
+
+
+
+=== TEST 2: a chunked body sent in pieces, over several buffers
+--- raw_request eval
+["POST /upload HTTP/1.1\r
+Host: localhost\r
+Content-Type: audio/wav\r
+Transfer-Encoding: chunked\r
+Connection: close\r
+\r
+", "800\r\n" . ("a" x 2048) . "\r\n", "800\r\n" . ("b" x 2048) . "\r\n",
+"1\r\nc\r\n0\r\n\r\n"]
+--- raw_request_middle_delay: 0.05
+--- error_code: 201
+--- response_body_like chomp
+"bytes":4097,
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:"
+. UploadStore::sha256(("a" x 2048) . ("b" x 2048) . "c") . "
+acme/audio/DAY/ID.json = body"
+
+
+
+=== TEST 3: HTTP/1.0
+--- request
+POST /upload HTTP/1.0
+hello
+--- error_code: 201
+--- response_body_like chomp
+"bytes":5,
+--- store_files
+acme/audio/DAY/upload_ID 5
+acme/audio/DAY/ID.json = body
+
+
+
+=== TEST 4: 3 MiB through a 1k body buffer, byte for byte
+--- more_headers
+Content-Type: audio/flac
+--- request eval
+"POST /upload\n" . $::Big
+--- error_code: 201
+--- response_body_like chomp
+"bytes":3145728,
+--- store_files eval
+"acme/audio/DAY/upload_ID.flac sha256:$::BigSum
+acme/audio/DAY/ID.json = body"
+
+
+
+=== TEST 5: HTTP/2
+--- http2
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n" . $::Big
+--- error_code: 201
+--- response_body_like chomp
+"bytes":3145728,
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:$::BigSum
+acme/audio/DAY/ID.json = body"
+
+
+
+=== TEST 6: a client that goes away halfway leaves nothing behind
+--- raw_request eval
+["POST /upload HTTP/1.1\r
+Host: localhost\r
+Content-Type: audio/wav\r
+Content-Length: 100000\r
+\r
+", "x" x 30000]
+--- raw_request_middle_delay: 0.05
+--- timeout: 0.5
+--- abort
+--- error_code chomp
+--- store_files
+--- no_error_log
+[crit]
+[alert]
+
+
+
+=== TEST 7: a client that sends nothing after the headers
+--- config
+    client_body_timeout 200ms;
+
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+--- raw_request eval
+"POST /upload HTTP/1.1\r
+Host: localhost\r
+Content-Type: audio/wav\r
+Content-Length: 100000\r
+\r
+"
+--- timeout: 1
+--- abort
+--- error_code chomp
+--- store_files
+--- error_log
+client timed out
+--- no_error_log
+[crit]
+[alert]
+
+
+
+=== TEST 8: Expect: 100-continue is answered before the body
+--- raw_request eval
+"POST /upload HTTP/1.1\r
+Host: localhost\r
+Content-Type: audio/wav\r
+Content-Length: 5\r
+Expect: 100-continue\r
+Connection: close\r
+\r
+hello"
+--- error_code: 100
+--- store_files
+acme/audio/DAY/upload_ID.wav 5
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 9: Expect: 100-continue on a refused upload: no 100
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_types audio/*;
+    }
+--- raw_request eval
+"POST /upload HTTP/1.1\r
+Host: localhost\r
+Content-Type: text/plain\r
+Content-Length: 5\r
+Expect: 100-continue\r
+Connection: close\r
+\r
+"
+--- error_code: 415
+--- store_files

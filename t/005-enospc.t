@@ -1,0 +1,89 @@
+# ENOSPC while the body is written: a 1 MiB tmpfs as the store. Needs
+# root (mount); skipped otherwise.
+
+use Test::Nginx::Socket;
+use lib 't/lib';
+use UploadStore;
+
+our $Dir;
+
+BEGIN {
+    $Dir = "/tmp/upload-store-enospc.$$";
+
+    if ($> != 0) {
+        plan skip_all => 'mounting a tmpfs needs root';
+    }
+
+    mkdir $Dir;
+
+    if (system("mount -t tmpfs -o size=1m tmpfs $Dir 2>/dev/null") != 0) {
+        rmdir $Dir;
+        plan skip_all => 'cannot mount a tmpfs here';
+    }
+
+    $ENV{TEST_NGINX_ENOSPC_DIR} = $Dir;
+}
+
+END {
+    if (defined $Dir && -d $Dir) {
+        system("umount $Dir 2>/dev/null");
+        rmdir $Dir;
+    }
+}
+
+plan 'no_plan';
+
+repeat_each(1);
+no_shuffle();
+
+add_response_body_check(UploadStore::files_check("$Dir/store"));
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the disk fills up mid-body: 507, no partial file; then it works
+--- http_config
+    upload_store_path $TEST_NGINX_ENOSPC_DIR/store zone=audio:1m min_free=0;
+--- config
+    client_max_body_size 10m;
+    client_body_buffer_size 16k;
+
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+--- raw_request eval
+["POST /upload HTTP/1.1\r
+Host: localhost\r
+Transfer-Encoding: chunked\r
+\r
+", map({ "4000\r\n" . ("x" x 16384) . "\r\n" } 1 .. 128), "0\r\n\r\n"]
+--- error_code: 507
+--- response_headers
+Content-Type: application/json
+--- response_body
+{"error":{"status":507,"code":"insufficient_storage","message":"no space left in the store"}}
+--- error_log
+no space left for the upload of customer "acme"
+--- store_files
+
+
+
+=== TEST 2: after a refused upload the space is back
+--- http_config
+    upload_store_path $TEST_NGINX_ENOSPC_DIR/store zone=audio:1m min_free=0;
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+--- request eval
+["POST /upload\n" . ("y" x 900000), "POST /upload\n" . ("z" x 500000)]
+--- error_code eval
+[201, 507]
+--- store_files
+acme/audio/DAY/upload_ID 900000
+acme/audio/DAY/ID.json
+--- no_error_log
+[alert]

@@ -1,0 +1,190 @@
+package UploadStore;
+
+# What is on disk after a test block, as a "--- store_files" section,
+# checked through Test::Nginx's stock add_response_body_check() hook:
+#
+#     add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
+#
+#     --- store_files
+#     acme/audio/DAY/upload_ID.wav 5000
+#     acme/audio/DAY/ID.json = body
+#
+# The lines are the exact set of regular files under the store root, the
+# .tmp directory included, after the block's last request (an empty section
+# means "nothing at all"). DAY is today's (or yesterday's) UTC date, ID an
+# upload id, * any name characters. A line may add the file's size in
+# bytes, "sha256:HEX", "mode:0640", or "= body" (the file holds the
+# response body). "dir PATH mode:0750" checks a directory, which is
+# otherwise not listed.
+# The check waits up to 3 seconds for the store to settle, since nginx
+# cleans up after an aborted request asynchronously.
+
+use strict;
+use warnings;
+
+use Digest::SHA qw(sha256_hex);
+use File::Find qw(find);
+use POSIX qw(strftime);
+use Test::More ();
+use Time::HiRes qw(sleep);
+
+my $ID = '[0-9A-HJKMNP-TV-Z]{26}';
+
+sub last_index {
+    my $block = shift;
+
+    # "request eval" and "pipelined_requests" may hold several requests;
+    # a raw_request array is the chunks of one request
+
+    for my $v ($block->request, $block->pipelined_requests) {
+        return $#$v if ref $v eq 'ARRAY';
+    }
+
+    return 0;
+}
+
+sub listing {
+    my $root = shift;
+    my (@files, @dirs);
+
+    return ([], []) unless -d $root;
+
+    find({ no_chdir => 1, wanted => sub {
+        (my $rel = $_) =~ s{^\Q$root\E/?}{};
+        if (-d $_ && !-l $_) {
+            push @dirs, $rel if $rel ne '';
+        } else {
+            push @files, $rel;
+        }
+    }}, $root);
+
+    return ([sort @files], [sort @dirs]);
+}
+
+sub compile {
+    my $want = shift;
+    my @lines;
+
+    my $today = strftime('%Y-%m-%d', gmtime);
+    my $yesterday = strftime('%Y-%m-%d', gmtime(time - 86400));
+
+    for my $line (split /\n/, $want) {
+        $line =~ s/^\s+|\s+$//g;
+        next if $line eq '';
+
+        my $dir = $line =~ s/^dir\s+//;
+        my ($path, @expect) = split /\s+/, $line;
+
+        @expect = ('= body') if "@expect" eq '= body';
+
+        my $re = quotemeta $path;
+        $re =~ s/DAY/(?:$today|$yesterday)/g;
+        $re =~ s/ID/$ID/g;
+        $re =~ s/\\\*/[^\/]*/g;
+
+        push @lines, { path => $path, re => qr/^$re$/, expect => \@expect,
+                       dir => $dir };
+    }
+
+    return \@lines;
+}
+
+sub compare {
+    my ($root, $lines, $files, $dirs, $body) = @_;
+    my @left = @$files;
+
+    for my $l (@$lines) {
+        my $file;
+
+        if ($l->{dir}) {
+            ($file) = grep { $_ =~ $l->{re} } @$dirs;
+            return "no directory matches $l->{path}" unless defined $file;
+
+        } else {
+            my ($i) = grep { $left[$_] =~ $l->{re} } 0 .. $#left;
+            return "no file matches $l->{path}" unless defined $i;
+            $file = splice @left, $i, 1;
+        }
+
+        my $full = "$root/$file";
+
+        for my $e (@{ $l->{expect} }) {
+
+            if ($e =~ /^\d+$/) {
+                my $size = -s $full // -1;
+                return "$file has $size bytes, not $e" if $size != $e;
+
+            } elsif ($e =~ /^mode:(0[0-7]{3})$/) {
+                my $mode = sprintf '0%o', (stat $full)[2] & 07777;
+                return "$file has mode $mode, not $1" if $mode ne $1;
+
+            } elsif ($e =~ /^sha256:([0-9a-f]{64})$/) {
+                my $sum = sha256_hex(slurp($full));
+                return "$file has sha256 $sum, not $1" if $sum ne $1;
+
+            } elsif ($e eq '= body') {
+                return "$file does not hold the response body"
+                    if !defined $body || slurp($full) ne $body;
+
+            } else {
+                return "bad store_files expectation '$e'";
+            }
+        }
+    }
+
+    return "unexpected files: @left" if @left;
+
+    return undef;
+}
+
+sub sha256 {
+    return sha256_hex(shift);
+}
+
+sub slurp {
+    my $file = shift;
+    open my $in, '<:raw', $file or return '';
+    local $/;
+    my $data = <$in>;
+    close $in;
+    return $data // '';
+}
+
+sub files_check {
+    my $root = shift;
+
+    return sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+
+        my $want = $block->store_files;
+
+        return unless defined $want;
+        return unless $req_idx == last_index($block);
+
+        my $name = $block->name;
+
+        if ($dry_run) {
+            SKIP: {
+                Test::More::skip("$name - store_files - $dry_run", 1);
+            }
+            return;
+        }
+
+        my $lines = compile(ref $want ? $want->[0] : $want);
+        my ($err, $files, $dirs);
+
+        for (1 .. 30) {
+            ($files, $dirs) = listing($root);
+            $err = compare($root, $lines, $files, $dirs, $body);
+            last unless defined $err;
+            sleep 0.1;
+        }
+
+        Test::More::ok(!defined $err, "$name - store_files"
+                                      . " (req $repeated_req_idx)")
+            or Test::More::diag("$err\nstore holds:\n  "
+                                . join("\n  ", @$files));
+    };
+}
+
+1;
