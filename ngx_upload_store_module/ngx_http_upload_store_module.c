@@ -730,7 +730,8 @@ ngx_http_upload_store_types(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (p != value[i].data + value[i].len
-            || (slash == NULL && !(value[i].len == 1 && value[i].data[0] == '*'))
+            || (slash == NULL
+                && !(value[i].len == 1 && value[i].data[0] == '*'))
             || (slash != NULL
                 && (slash == value[i].data
                     || slash == value[i].data + value[i].len - 1)))

@@ -760,9 +760,15 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "upload store \"%V\": no space left for the upload "
                       "of customer \"%V\" in \"%s\"",
-                      &store->name, &ctx->customer, store->temp_path->name.data);
+                      &store->name, &ctx->customer,
+                      store->temp_path->name.data);
 
         ctx->reading = 0;
+
+        /* the rest of the body is not read: the connection cannot be kept */
+
+        r->keepalive = 0;
+        r->lingering_close = 1;
 
         return ngx_http_upload_store_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
                                            "insufficient_storage",

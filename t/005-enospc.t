@@ -46,10 +46,9 @@ __DATA__
 --- http_config
     upload_store_path $TEST_NGINX_ENOSPC_DIR/store zone=audio:1m min_free=0;
 --- config
-    client_max_body_size 10m;
-    client_body_buffer_size 16k;
-
     location = /upload {
+        client_max_body_size 10m;
+        client_body_buffer_size 16k;
         upload_store_receive audio;
         upload_store_customer acme;
     }
@@ -75,6 +74,7 @@ no space left for the upload of customer "acme"
     upload_store_path $TEST_NGINX_ENOSPC_DIR/store zone=audio:1m min_free=0;
 --- config
     location = /upload {
+        client_max_body_size 10m;
         upload_store_receive audio;
         upload_store_customer acme;
     }

@@ -49,7 +49,7 @@ add_response_body_check(sub {
 
         close $cfg;
 
-        my $rc = system("curl -sS --parallel --parallel-max $n"
+        my $rc = system("curl -sS --no-progress-meter --parallel --parallel-max $n"
                         . " --parallel-immediate -K $dir/curl.cfg");
 
         my (@errors, %ids);
