@@ -637,6 +637,15 @@ ngx_http_upload_store_write_file(ngx_str_t *name, ngx_str_t *data,
     n = ngx_write_fd(fd, data->data, data->len);
     err = ngx_errno;
 
+    /* the exact mode, whatever the umask (not 0 without "daemon on") */
+
+    if (n == (ssize_t) data->len && fchmod(fd, access) == -1) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      "fchmod() \"%s\" failed", name->data);
+        n = -1;
+    }
+
     if (n != (ssize_t) data->len) {
         if (n != -1) {
             /* a short write to a regular file: the disk is full */
