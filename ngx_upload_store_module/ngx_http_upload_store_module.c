@@ -24,6 +24,8 @@ static char *ngx_http_upload_store_types(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upload_store_prefix_check(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_upload_store_form_limits(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static ngx_int_t ngx_http_upload_store_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -33,8 +35,19 @@ static ngx_int_t ngx_http_upload_store_bytes_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
+static ngx_int_t ngx_http_upload_store_sha256_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+
+
 static ngx_conf_post_handler_pt  ngx_http_upload_store_prefix_post =
     ngx_http_upload_store_prefix_check;
+
+
+static ngx_conf_enum_t  ngx_http_upload_store_checksums[] = {
+    { ngx_string("off"), NGX_HTTP_UPLOAD_STORE_CHECKSUM_OFF },
+    { ngx_string("sha256"), NGX_HTTP_UPLOAD_STORE_CHECKSUM_SHA256 },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_http_upload_store_commands[] = {
@@ -80,6 +93,27 @@ static ngx_command_t  ngx_http_upload_store_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("upload_store_field"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_store_loc_conf_t, field),
+      NULL },
+
+    { ngx_string("upload_store_form_limits"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_upload_store_form_limits,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_store_checksum"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_store_loc_conf_t, checksum),
+      &ngx_http_upload_store_checksums },
 
       ngx_null_command
 };
@@ -149,6 +183,10 @@ static ngx_http_variable_t  ngx_http_upload_store_vars[] = {
     { ngx_string("upload_store_content_type"), NULL,
       ngx_http_upload_store_str_variable,
       offsetof(ngx_http_upload_store_ctx_t, content_type),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upload_store_sha256"), NULL,
+      ngx_http_upload_store_sha256_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -258,6 +296,29 @@ ngx_http_upload_store_bytes_variable(ngx_http_request_t *r,
 
 
 static ngx_int_t
+ngx_http_upload_store_sha256_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_upload_store_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+
+    if (ctx == NULL || !ctx->stored || !ctx->hashed) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = sizeof(ctx->sha256);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = ctx->sha256;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_http_upload_store_add_variables(ngx_conf_t *cf)
 {
     ngx_http_variable_t  *var, *v;
@@ -313,11 +374,17 @@ ngx_http_upload_store_create_loc_conf(ngx_conf_t *cf)
      *     uslcf->receive = NULL;
      *     uslcf->clcf = NULL;
      *     uslcf->prefix = { 0, NULL };
+     *     uslcf->field = { 0, NULL };
      */
 
     uslcf->customer = NGX_CONF_UNSET_PTR;
     uslcf->category = NGX_CONF_UNSET_PTR;
     uslcf->types = NGX_CONF_UNSET_PTR;
+    uslcf->form_fields = NGX_CONF_UNSET_UINT;
+    uslcf->form_name = NGX_CONF_UNSET_SIZE;
+    uslcf->form_value = NGX_CONF_UNSET_SIZE;
+    uslcf->form_headers = NGX_CONF_UNSET_SIZE;
+    uslcf->checksum = NGX_CONF_UNSET_UINT;
 
     return uslcf;
 }
@@ -335,6 +402,14 @@ ngx_http_upload_store_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_ptr_value(conf->customer, prev->customer, NULL);
     ngx_conf_merge_ptr_value(conf->types, prev->types, NULL);
     ngx_conf_merge_str_value(conf->prefix, prev->prefix, "upload_");
+    ngx_conf_merge_str_value(conf->field, prev->field, "file");
+    ngx_conf_merge_uint_value(conf->form_fields, prev->form_fields, 32);
+    ngx_conf_merge_size_value(conf->form_name, prev->form_name, 64);
+    ngx_conf_merge_size_value(conf->form_value, prev->form_value,
+                              16 * 1024);
+    ngx_conf_merge_size_value(conf->form_headers, prev->form_headers, 4096);
+    ngx_conf_merge_uint_value(conf->checksum, prev->checksum,
+                              NGX_HTTP_UPLOAD_STORE_CHECKSUM_OFF);
 
     if (conf->category == NGX_CONF_UNSET_PTR) {
 
@@ -778,6 +853,89 @@ ngx_http_upload_store_prefix_check(ngx_conf_t *cf, void *post, void *data)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * upload_store_form_limits [fields=N] [name=SIZE] [value=SIZE]
+ *     [headers=SIZE]
+ */
+
+static char *
+ngx_http_upload_store_form_limits(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_store_loc_conf_t  *uslcf = conf;
+
+    size_t       *sp;
+    ssize_t       size;
+    ngx_int_t     n;
+    ngx_str_t    *value, s;
+    ngx_uint_t    i;
+
+    if (uslcf->form_fields != NGX_CONF_UNSET_UINT
+        || uslcf->form_name != NGX_CONF_UNSET_SIZE
+        || uslcf->form_value != NGX_CONF_UNSET_SIZE
+        || uslcf->form_headers != NGX_CONF_UNSET_SIZE)
+    {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "fields=", 7) == 0) {
+            s.data = value[i].data + 7;
+            s.len = value[i].len - 7;
+
+            n = ngx_atoi(s.data, s.len);
+            if (n == NGX_ERROR || n > 1000) {
+                goto invalid;
+            }
+
+            uslcf->form_fields = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "name=", 5) == 0) {
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+            sp = &uslcf->form_name;
+
+        } else if (ngx_strncmp(value[i].data, "value=", 6) == 0) {
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+            sp = &uslcf->form_value;
+
+        } else if (ngx_strncmp(value[i].data, "headers=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+            sp = &uslcf->form_headers;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        size = ngx_parse_size(&s);
+
+        if (size == NGX_ERROR || size == 0 || size > 16 * 1024 * 1024) {
+            goto invalid;
+        }
+
+        *sp = size;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid value \"%V\"",
+                       &value[i]);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -13,12 +13,20 @@
 #include <ngx_http.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 
 #define NGX_HTTP_UPLOAD_STORE_ID_LEN     26
 #define NGX_HTTP_UPLOAD_STORE_NAME_MAX   64
 #define NGX_HTTP_UPLOAD_STORE_SUFFIX_MAX 10
 #define NGX_HTTP_UPLOAD_STORE_FNAME_MAX  255
+
+#define NGX_HTTP_UPLOAD_STORE_CHECKSUM_OFF     0
+#define NGX_HTTP_UPLOAD_STORE_CHECKSUM_SHA256  1
+
+
+typedef struct ngx_http_upload_store_multipart_s
+    ngx_http_upload_store_multipart_t;
 
 
 /* counters shared by all workers, in the store's zone */
@@ -64,6 +72,13 @@ typedef struct {
     ngx_http_complex_value_t       *category;
     ngx_str_t                       prefix;
     ngx_array_t                    *types;       /* of ngx_str_t */
+
+    ngx_str_t                       field;       /* the file's form field */
+    ngx_uint_t                      form_fields; /* upload_store_form_limits */
+    size_t                          form_name;
+    size_t                          form_value;
+    size_t                          form_headers;
+    ngx_uint_t                      checksum;
 } ngx_http_upload_store_loc_conf_t;
 
 
@@ -77,6 +92,11 @@ typedef struct {
     ngx_str_t                       filename;    /* original, may be empty */
     ngx_str_t                       content_type;
     ngx_str_t                       suffix;
+    ngx_str_t                       file_field;
+
+    ngx_http_upload_store_multipart_t  *multipart;
+    EVP_MD_CTX                     *sha;
+    u_char                          sha256[64];
 
     u_char                          id[NGX_HTTP_UPLOAD_STORE_ID_LEN];
     ngx_str_t                       path;        /* the stored file */
@@ -94,10 +114,15 @@ typedef struct {
     unsigned                        stored:1;
     unsigned                        reading:1;
     unsigned                        error_sent:1;
+    unsigned                        hashed:1;
 } ngx_http_upload_store_ctx_t;
 
 
 ngx_int_t ngx_http_upload_store_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_upload_store_set_type(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *value);
+ngx_int_t ngx_http_upload_store_set_filename(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, u_char *name, size_t len);
 ngx_int_t ngx_http_upload_store_error(ngx_http_request_t *r,
     ngx_uint_t status, char *code, const char *fmt, ...);
 ngx_int_t ngx_http_upload_store_init_filters(ngx_conf_t *cf);

@@ -6,6 +6,8 @@
 
 #include "ngx_http_upload_store_module.h"
 #include "ngx_http_upload_store_store.h"
+#include "ngx_http_upload_store_multipart.h"
+#include "ngx_http_upload_store_mp.h"
 
 
 static void ngx_http_upload_store_body_handler(ngx_http_request_t *r);
@@ -13,13 +15,13 @@ static ngx_int_t ngx_http_upload_store_paths(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *prefix);
 static ngx_int_t ngx_http_upload_store_send_json(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *json);
-static ngx_int_t ngx_http_upload_store_content_type(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx, ngx_array_t *types);
-static ngx_int_t ngx_http_upload_store_filename(ngx_http_request_t *r,
+static ngx_int_t ngx_http_upload_store_raw(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
-static ngx_int_t ngx_http_upload_store_parse_disposition(ngx_pool_t *pool,
-    ngx_str_t *value, ngx_str_t *filename);
-static ngx_int_t ngx_http_upload_store_check_filename(ngx_str_t *name);
+static ngx_int_t ngx_http_upload_store_checksum_init(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
+static void ngx_http_upload_store_checksum_cleanup(void *data);
+static ngx_int_t ngx_http_upload_store_checksum(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *out);
 static ngx_int_t ngx_http_upload_store_request_body_filter(
     ngx_http_request_t *r, ngx_chain_t *in);
 
@@ -110,19 +112,22 @@ ngx_http_upload_store_handler(ngx_http_request_t *r)
                                            "invalid category");
     }
 
-    rc = ngx_http_upload_store_content_type(r, ctx, uslcf->types);
+    ctx->file_field = uslcf->field;
+
+    /* multipart: the type and the name are the file part's, later */
+
+    rc = ngx_http_upload_store_multipart_init(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_upload_store_raw(r, ctx);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
 
-    rc = ngx_http_upload_store_filename(r, ctx);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_upload_store_suffix(r->pool, &ctx->filename,
-                                     &ctx->content_type, &ctx->suffix)
-        != NGX_OK)
+    if (uslcf->checksum == NGX_HTTP_UPLOAD_STORE_CHECKSUM_SHA256
+        && ngx_http_upload_store_checksum_init(r, ctx) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -349,61 +354,160 @@ ngx_http_upload_store_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/* the media type of Content-Type, lower-cased, without parameters */
+/* a raw body: its type and name are the request's */
 
 static ngx_int_t
-ngx_http_upload_store_content_type(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx, ngx_array_t *types)
+ngx_http_upload_store_raw(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
 {
-    u_char      *p, *last, *slash;
-    ngx_str_t   *type, ct;
-    ngx_uint_t   i;
+    u_char                                  *v;
+    ngx_int_t                                rc;
+    ngx_str_t                                ct;
+    ngx_uint_t                               i;
+    ngx_list_part_t                         *part;
+    ngx_table_elt_t                         *h;
+    ngx_http_upload_store_mp_disposition_t   d;
 
     ngx_str_null(&ct);
 
     if (r->headers_in.content_type != NULL) {
         ct = r->headers_in.content_type->value;
+    }
 
-        last = ngx_strlchr(ct.data, ct.data + ct.len, ';');
-        if (last == NULL) {
-            last = ct.data + ct.len;
-        }
+    rc = ngx_http_upload_store_set_type(r, ctx, &ct);
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
-        while (last > ct.data && (last[-1] == ' ' || last[-1] == '\t')) {
-            last--;
-        }
+    part = &r->headers_in.headers.part;
+    h = part->elts;
 
-        ct.len = last - ct.data;
-        slash = NULL;
+    for (i = 0; /* void */; i++) {
 
-        for (p = ct.data; p < last; p++) {
-            if (*p == '/' && slash == NULL) {
-                slash = p;
-                continue;
-            }
-
-            if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == ','
-                || *p == '"' || *p == '\\' || *p == '*')
-            {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                h = NULL;
                 break;
             }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
         }
 
-        if (p != last || slash == NULL || slash == ct.data
-            || slash == last - 1 || ct.len > 127)
+        if (h[i].key.len == sizeof("Content-Disposition") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Disposition",
+                               h[i].key.len)
+               == 0)
         {
-            ngx_str_null(&ct);
-
-        } else {
-            ctx->content_type.data = ngx_pnalloc(r->pool, ct.len);
-            if (ctx->content_type.data == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ctx->content_type.len = ct.len;
-            ngx_strlow(ctx->content_type.data, ct.data, ct.len);
+            h = &h[i];
+            break;
         }
     }
+
+    if (h != NULL) {
+
+        /* parsed in place: a copy */
+
+        v = ngx_pnalloc(r->pool, h->value.len);
+        if (v == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(v, h->value.data, h->value.len);
+
+        if (ngx_http_upload_store_mp_disposition(v, h->value.len, &d)
+            != NGX_HTTP_UPLOAD_STORE_MP_OK)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "upload store \"%V\": invalid Content-Disposition "
+                          "from customer \"%V\"", &ctx->store->name,
+                          &ctx->customer);
+
+            return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "filename_invalid",
+                                               "invalid file name in "
+                                               "Content-Disposition");
+        }
+
+        if (d.has_filename) {
+            rc = ngx_http_upload_store_set_filename(r, ctx, d.filename,
+                                                    d.filename_len);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+    }
+
+    if (ngx_http_upload_store_suffix(r->pool, &ctx->filename,
+                                     &ctx->content_type, &ctx->suffix)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * the upload's type: the media type of a Content-Type value, lower-cased,
+ * without parameters, checked against upload_store_types
+ */
+
+ngx_int_t
+ngx_http_upload_store_set_type(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *value)
+{
+    u_char                            *p, *last, *slash;
+    ngx_str_t                         *type, ct;
+    ngx_uint_t                         i;
+    ngx_array_t                       *types;
+    ngx_http_upload_store_loc_conf_t  *uslcf;
+
+    ngx_str_null(&ctx->content_type);
+
+    ct = *value;
+
+    last = ngx_strlchr(ct.data, ct.data + ct.len, ';');
+    if (last == NULL) {
+        last = ct.data + ct.len;
+    }
+
+    while (last > ct.data && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    ct.len = last - ct.data;
+    slash = NULL;
+
+    for (p = ct.data; p < last; p++) {
+        if (*p == '/' && slash == NULL) {
+            slash = p;
+            continue;
+        }
+
+        if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == ','
+            || *p == '"' || *p == '\\' || *p == '*')
+        {
+            break;
+        }
+    }
+
+    if (ct.len && p == last && slash != NULL && slash != ct.data
+        && slash != last - 1 && ct.len <= 127)
+    {
+        ctx->content_type.data = ngx_pnalloc(r->pool, ct.len);
+        if (ctx->content_type.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->content_type.len = ct.len;
+        ngx_strlow(ctx->content_type.data, ct.data, ct.len);
+    }
+
+    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
+    types = uslcf->types;
 
     if (types == NULL) {
         return NGX_OK;
@@ -453,259 +557,149 @@ ngx_http_upload_store_content_type(ngx_http_request_t *r,
 }
 
 
-/* the original name, from Content-Disposition: attachment; filename=... */
+/*
+ * the original file name, path components stripped ("/" and "\"); it is
+ * only recorded, never used as a path: refused when it has control
+ * characters, is not UTF-8 or is too long
+ */
 
-static ngx_int_t
-ngx_http_upload_store_filename(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx)
+ngx_int_t
+ngx_http_upload_store_set_filename(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, u_char *name, size_t len)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char  *p, *last, *start;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    start = name;
+    last = name + len;
 
-    for (i = 0; /* void */; i++) {
+    for (p = name; p < last; p++) {
+        if (*p == '/' || *p == '\\') {
+            start = p + 1;
+        }
+    }
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NGX_OK;
+    len = last - start;
+
+    if ((len == 1 && start[0] == '.')
+        || (len == 2 && start[0] == '.' && start[1] == '.'))
+    {
+        len = 0;
+    }
+
+    p = start;
+
+    while (p < start + len) {
+
+        if (*p < 0x80) {
+            if (*p < 0x20 || *p == 0x7f) {
+                break;
             }
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
+            p++;
+            continue;
         }
 
-        if (h[i].key.len == sizeof("Content-Disposition") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Disposition",
-                               h[i].key.len)
-               == 0)
-        {
+        if (ngx_utf8_decode(&p, start + len - p) > 0x10ffff) {
             break;
         }
     }
 
-    if (ngx_http_upload_store_parse_disposition(r->pool, &h[i].value,
-                                                &ctx->filename)
-        != NGX_OK
-        || ngx_http_upload_store_check_filename(&ctx->filename) != NGX_OK)
-    {
+    if (p < start + len || len > NGX_HTTP_UPLOAD_STORE_FNAME_MAX) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "upload store \"%V\": invalid Content-Disposition "
-                      "from customer \"%V\"", &ctx->store->name,
-                      &ctx->customer);
+                      "upload store \"%V\": invalid file name from "
+                      "customer \"%V\"", &ctx->store->name, &ctx->customer);
 
         return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
                                            "filename_invalid",
-                                           "invalid file name in "
-                                           "Content-Disposition");
+                                           "invalid file name");
+    }
+
+    ctx->filename.len = len;
+    ctx->filename.data = ngx_pnalloc(r->pool, len);
+    if (ctx->filename.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->filename.data, start, len);
+
+    return NGX_OK;
+}
+
+
+/* upload_store_checksum sha256: the digest of the bytes stored */
+
+static ngx_int_t
+ngx_http_upload_store_checksum_init(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->sha = EVP_MD_CTX_new();
+    if (ctx->sha == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_upload_store_checksum_cleanup;
+    cln->data = ctx->sha;
+
+    if (EVP_DigestInit_ex(ctx->sha, EVP_sha256(), NULL) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "EVP_DigestInit_ex() failed");
+        return NGX_ERROR;
     }
 
     return NGX_OK;
 }
 
 
-/*
- * RFC 6266: "filename*" (RFC 8187, UTF-8 only) wins over "filename";
- * path components are stripped; the name is never used as a path
- */
-
-static ngx_int_t
-ngx_http_upload_store_parse_disposition(ngx_pool_t *pool, ngx_str_t *value,
-    ngx_str_t *filename)
+static void
+ngx_http_upload_store_checksum_cleanup(void *data)
 {
-    u_char     *p, *last, *name, *v, *d, ch;
-    size_t      nlen;
-    ngx_str_t   plain, ext;
-    ngx_uint_t  quoted;
-
-    ngx_str_null(&plain);
-    ngx_str_null(&ext);
-
-    p = value->data;
-    last = value->data + value->len;
-
-    /* the disposition type */
-
-    p = ngx_strlchr(p, last, ';');
-    if (p == NULL) {
-        return NGX_OK;
-    }
-
-    while (p < last) {
-
-        /* at ';' */
-
-        p++;
-
-        while (p < last && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        name = p;
-
-        while (p < last && *p != '=' && *p != ';' && *p != ' '
-               && *p != '\t')
-        {
-            p++;
-        }
-
-        nlen = p - name;
-
-        while (p < last && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        if (p == last || *p == ';') {
-            continue;
-        }
-
-        if (*p != '=') {
-            return NGX_DECLINED;
-        }
-
-        p++;
-
-        while (p < last && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        d = ngx_pnalloc(pool, last - p + 1);
-        if (d == NULL) {
-            return NGX_ERROR;
-        }
-
-        v = d;
-        quoted = 0;
-
-        if (p < last && *p == '"') {
-            quoted = 1;
-            p++;
-
-            while (p < last && *p != '"') {
-                if (*p == '\\' && p + 1 < last) {
-                    p++;
-                }
-
-                *d++ = *p++;
-            }
-
-            if (p == last) {
-                return NGX_DECLINED;
-            }
-
-            p++;
-
-            while (p < last && (*p == ' ' || *p == '\t')) {
-                p++;
-            }
-
-            if (p < last && *p != ';') {
-                return NGX_DECLINED;
-            }
-
-        } else {
-            while (p < last && *p != ';') {
-                *d++ = *p++;
-            }
-
-            while (d > v && (d[-1] == ' ' || d[-1] == '\t')) {
-                d--;
-            }
-        }
-
-        if (nlen == sizeof("filename") - 1
-            && ngx_strncasecmp(name, (u_char *) "filename", nlen) == 0)
-        {
-            plain.data = v;
-            plain.len = d - v;
-            continue;
-        }
-
-        if (nlen == sizeof("filename*") - 1 && !quoted
-            && ngx_strncasecmp(name, (u_char *) "filename*", nlen) == 0)
-        {
-            /* UTF-8'lang'percent-encoded */
-
-            if (d - v < 7 || ngx_strncasecmp(v, (u_char *) "UTF-8'", 6) != 0)
-            {
-                /* other charsets are ignored, as RFC 8187 allows */
-                continue;
-            }
-
-            v = ngx_strlchr(v + 6, d, '\'');
-            if (v == NULL) {
-                return NGX_DECLINED;
-            }
-
-            ext.data = ++v;
-            name = v;
-            ngx_unescape_uri(&name, &v, d - v, 0);
-            ext.len = name - ext.data;
-
-            continue;
-        }
-    }
-
-    *filename = ext.len ? ext : plain;
-
-    /* strip path components, both kinds */
-
-    p = filename->data;
-    last = filename->data + filename->len;
-
-    for (v = p; v < last; v++) {
-        ch = *v;
-
-        if (ch == '/' || ch == '\\') {
-            p = v + 1;
-        }
-    }
-
-    filename->len = last - p;
-    filename->data = p;
-
-    if ((filename->len == 1 && p[0] == '.')
-        || (filename->len == 2 && p[0] == '.' && p[1] == '.'))
-    {
-        filename->len = 0;
-    }
-
-    return NGX_OK;
+    EVP_MD_CTX_free(data);
 }
 
 
 static ngx_int_t
-ngx_http_upload_store_check_filename(ngx_str_t *name)
+ngx_http_upload_store_checksum(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *out)
 {
-    u_char  *p, *last;
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  len;
+    ngx_chain_t  *cl;
 
-    if (name->len > NGX_HTTP_UPLOAD_STORE_FNAME_MAX) {
-        return NGX_DECLINED;
-    }
+    for (cl = out; cl; cl = cl->next) {
 
-    p = name->data;
-    last = name->data + name->len;
-
-    while (p < last) {
-
-        if (*p < 0x80) {
-            if (*p < 0x20 || *p == 0x7f) {
-                return NGX_DECLINED;
-            }
-
-            p++;
-            continue;
+        if (cl->buf->last > cl->buf->pos
+            && EVP_DigestUpdate(ctx->sha, cl->buf->pos,
+                                cl->buf->last - cl->buf->pos)
+               != 1)
+        {
+            goto failed;
         }
 
-        if (ngx_utf8_decode(&p, last - p) > 0x10ffff) {
-            return NGX_DECLINED;
+        if (cl->buf->last_buf) {
+            if (EVP_DigestFinal_ex(ctx->sha, md, &len) != 1 || len != 32) {
+                goto failed;
+            }
+
+            ngx_hex_dump(ctx->sha256, md, len);
+            ctx->hashed = 1;
         }
     }
 
     return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                  "upload store: SHA-256 failed");
+
+    return NGX_ERROR;
 }
 
 
@@ -731,6 +725,7 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
 {
     ngx_int_t                     rc;
     ngx_err_t                     err;
+    ngx_chain_t                  *out;
     ngx_http_upload_store_t      *store;
     ngx_http_upload_store_ctx_t  *ctx;
 
@@ -740,14 +735,31 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
         return ngx_http_next_request_body_filter(r, in);
     }
 
-    rc = ngx_http_next_request_body_filter(r, in);
+    store = ctx->store;
+    out = in;
+
+    if (ctx->multipart) {
+        rc = ngx_http_upload_store_multipart_filter(r, ctx, in, &out);
+        if (rc != NGX_OK) {
+            goto refused;
+        }
+    }
+
+    if (ctx->sha && ngx_http_upload_store_checksum(r, ctx, out) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_next_request_body_filter(r, out);
+
+    if (ctx->multipart) {
+        ngx_http_upload_store_multipart_sent(ctx, out);
+    }
 
     if (rc != NGX_HTTP_INTERNAL_SERVER_ERROR) {
         return rc;
     }
 
     err = ngx_errno;
-    store = ctx->store;
 
     /* a short write() leaves no errno: ask the filesystem */
 
@@ -763,17 +775,21 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
                       &store->name, &ctx->customer,
                       store->temp_path->name.data);
 
-        ctx->reading = 0;
-
-        /* the rest of the body is not read: the connection cannot be kept */
-
-        r->keepalive = 0;
-        r->lingering_close = 1;
-
-        return ngx_http_upload_store_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
-                                           "insufficient_storage",
-                                           "no space left in the store");
+        rc = ngx_http_upload_store_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                         "insufficient_storage",
+                                         "no space left in the store");
+        goto refused;
     }
+
+    return rc;
+
+refused:
+
+    /* the rest of the body is not read: the connection cannot be kept */
+
+    ctx->reading = 0;
+    r->keepalive = 0;
+    r->lingering_close = 1;
 
     return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "ngx_http_upload_store_module.h"
 #include "ngx_http_upload_store_store.h"
+#include "ngx_http_upload_store_multipart.h"
 
 #if (NGX_HTTP_UPLOAD_STORE_HAVE_GETRANDOM)
 #include <sys/random.h>
@@ -457,7 +458,13 @@ ngx_http_upload_store_metadata(ngx_http_request_t *r,
                                ngx_http_upload_store_json_str(&at))
         || json_object_set_new(meta, "file",
                                ngx_http_upload_store_json_str(&ctx->file))
-        || json_object_set_new(meta, "status", json_string("stored")))
+        || json_object_set_new(meta, "status", json_string("stored"))
+        || (ctx->hashed
+            && json_object_set_new(meta, "sha256",
+                                   json_stringn((char *) ctx->sha256, 64)))
+        || (ctx->multipart
+            && ngx_http_upload_store_multipart_fields(r, ctx, meta)
+               != NGX_OK))
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "upload store: metadata for customer \"%V\" "

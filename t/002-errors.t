@@ -399,7 +399,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"filename_invalid","message":"invalid file name in Content-Disposition"}}
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name"}}
 
 
 
@@ -413,7 +413,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"filename_invalid","message":"invalid file name in Content-Disposition"}}
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name"}}
 
 
 

@@ -1,0 +1,872 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#include <string.h>
+
+#include "ngx_http_upload_store_mp.h"
+
+
+/*
+ * The delimiter is "\n--" boundary, with an optional "\r" before the
+ * "\n" (clients that end lines with LF alone exist). In a part's data the
+ * bytes that may begin a delimiter are held back, and given out as data
+ * when they turn out not to be one: from the piece being parsed when they
+ * are in it, else from a copy (the delimiter itself, or "\r").
+ */
+
+
+enum {
+    ngx_http_upload_store_mp_preamble = 0,
+    ngx_http_upload_store_mp_after_delim,
+    ngx_http_upload_store_mp_after_dash,
+    ngx_http_upload_store_mp_after_pad,
+    ngx_http_upload_store_mp_after_cr,
+    ngx_http_upload_store_mp_headers,
+    ngx_http_upload_store_mp_body,
+    ngx_http_upload_store_mp_epilogue,
+    ngx_http_upload_store_mp_error
+};
+
+
+typedef unsigned char  u_char_t;
+
+
+static int ngx_http_upload_store_mp_scan(ngx_http_upload_store_mp_t *mp,
+    const u_char_t **pp, const u_char_t *end, int emit);
+static int ngx_http_upload_store_mp_emit(ngx_http_upload_store_mp_t *mp,
+    const u_char_t *p, size_t len);
+static int ngx_http_upload_store_mp_part(ngx_http_upload_store_mp_t *mp);
+static int ngx_http_upload_store_mp_lower_eq(const u_char_t *p, size_t len,
+    const char *s);
+static int ngx_http_upload_store_mp_bchar(u_char_t c);
+static int ngx_http_upload_store_mp_hex(u_char_t c);
+
+
+static const u_char_t  ngx_http_upload_store_mp_cr[] = "\r";
+
+
+int
+ngx_http_upload_store_mp_init(ngx_http_upload_store_mp_t *mp,
+    const u_char_t *boundary, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > NGX_HTTP_UPLOAD_STORE_MP_BOUNDARY_MAX
+        || boundary[len - 1] == ' ')
+    {
+        return NGX_HTTP_UPLOAD_STORE_MP_BAD_BOUNDARY;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!ngx_http_upload_store_mp_bchar(boundary[i])) {
+            return NGX_HTTP_UPLOAD_STORE_MP_BAD_BOUNDARY;
+        }
+    }
+
+    mp->delim[0] = '\n';
+    mp->delim[1] = '-';
+    mp->delim[2] = '-';
+    memcpy(mp->delim + 3, boundary, len);
+    mp->delim_len = len + 3;
+
+    /* the body may start with the first delimiter: as if after a "\n" */
+
+    mp->match = 1;
+    mp->cr = 0;
+    mp->hlen = 0;
+    mp->in_part = 0;
+    mp->error = NGX_HTTP_UPLOAD_STORE_MP_OK;
+    mp->state = ngx_http_upload_store_mp_preamble;
+
+    return NGX_HTTP_UPLOAD_STORE_MP_OK;
+}
+
+
+int
+ngx_http_upload_store_mp_parse(ngx_http_upload_store_mp_t *mp,
+    const u_char_t *p, size_t len)
+{
+    int              rc;
+    u_char_t         c;
+    const u_char_t  *end;
+
+    end = p + len;
+
+    while (p < end) {
+
+        switch (mp->state) {
+
+        case ngx_http_upload_store_mp_preamble:
+        case ngx_http_upload_store_mp_body:
+
+            rc = ngx_http_upload_store_mp_scan(mp, &p, end,
+                                  mp->state == ngx_http_upload_store_mp_body);
+            if (rc < 0) {
+                return mp->error;
+            }
+
+            if (rc == 0) {
+                break;
+            }
+
+            /* a delimiter */
+
+            if (mp->in_part) {
+                mp->in_part = 0;
+
+                rc = mp->on_part_end(mp->data);
+                if (rc != 0) {
+                    goto failed;
+                }
+            }
+
+            mp->state = ngx_http_upload_store_mp_after_delim;
+            break;
+
+        case ngx_http_upload_store_mp_after_delim:
+
+            c = *p++;
+
+            if (c == '-') {
+                mp->state = ngx_http_upload_store_mp_after_dash;
+                break;
+            }
+
+            if (c == ' ' || c == '\t') {
+                mp->state = ngx_http_upload_store_mp_after_pad;
+                break;
+            }
+
+            if (c == '\r') {
+                mp->state = ngx_http_upload_store_mp_after_cr;
+                break;
+            }
+
+            if (c == '\n') {
+                mp->hlen = 0;
+                mp->state = ngx_http_upload_store_mp_headers;
+                break;
+            }
+
+            rc = NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+            goto failed;
+
+        case ngx_http_upload_store_mp_after_dash:
+
+            if (*p++ != '-') {
+                rc = NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+                goto failed;
+            }
+
+            /* the close delimiter: what follows is ignored */
+
+            mp->state = ngx_http_upload_store_mp_epilogue;
+            break;
+
+        case ngx_http_upload_store_mp_after_pad:
+
+            c = *p++;
+
+            if (c == ' ' || c == '\t') {
+                break;
+            }
+
+            if (c == '\r') {
+                mp->state = ngx_http_upload_store_mp_after_cr;
+                break;
+            }
+
+            if (c == '\n') {
+                mp->hlen = 0;
+                mp->state = ngx_http_upload_store_mp_headers;
+                break;
+            }
+
+            rc = NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+            goto failed;
+
+        case ngx_http_upload_store_mp_after_cr:
+
+            if (*p++ != '\n') {
+                rc = NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+                goto failed;
+            }
+
+            mp->hlen = 0;
+            mp->state = ngx_http_upload_store_mp_headers;
+            break;
+
+        case ngx_http_upload_store_mp_headers:
+
+            c = *p++;
+
+            if (c != '\n') {
+                if (mp->hlen == mp->headers_max) {
+                    rc = NGX_HTTP_UPLOAD_STORE_MP_HEADERS_LARGE;
+                    goto failed;
+                }
+
+                if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+                    rc = NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+                    goto failed;
+                }
+
+                mp->headers[mp->hlen++] = c;
+                break;
+            }
+
+            if (mp->hlen && mp->headers[mp->hlen - 1] == '\r') {
+                mp->hlen--;
+            }
+
+            if (mp->hlen == 0 || mp->headers[mp->hlen - 1] != '\n') {
+
+                /* a header line: lines are kept apart by "\n" */
+
+                if (mp->hlen == mp->headers_max) {
+                    rc = NGX_HTTP_UPLOAD_STORE_MP_HEADERS_LARGE;
+                    goto failed;
+                }
+
+                if (mp->hlen != 0) {
+                    mp->headers[mp->hlen++] = '\n';
+                    break;
+                }
+            }
+
+            /* an empty line: the part's data follows */
+
+            rc = ngx_http_upload_store_mp_part(mp);
+            if (rc != 0) {
+                goto failed;
+            }
+
+            mp->in_part = 1;
+            mp->match = 0;
+            mp->cr = 0;
+            mp->state = ngx_http_upload_store_mp_body;
+            break;
+
+        case ngx_http_upload_store_mp_epilogue:
+            return NGX_HTTP_UPLOAD_STORE_MP_OK;
+
+        default: /* ngx_http_upload_store_mp_error */
+            return mp->error;
+        }
+    }
+
+    return NGX_HTTP_UPLOAD_STORE_MP_OK;
+
+failed:
+
+    mp->error = rc;
+    mp->state = ngx_http_upload_store_mp_error;
+
+    return rc;
+}
+
+
+int
+ngx_http_upload_store_mp_finish(ngx_http_upload_store_mp_t *mp)
+{
+    if (mp->state == ngx_http_upload_store_mp_epilogue) {
+        return NGX_HTTP_UPLOAD_STORE_MP_OK;
+    }
+
+    if (mp->state == ngx_http_upload_store_mp_error) {
+        return mp->error;
+    }
+
+    mp->error = NGX_HTTP_UPLOAD_STORE_MP_INCOMPLETE;
+    mp->state = ngx_http_upload_store_mp_error;
+
+    return mp->error;
+}
+
+
+/*
+ * 1: a delimiter ends at *pp; 0: the piece is used up; -1: an error.
+ * Data is given out only with "emit" (a part's data, not the preamble).
+ */
+
+static int
+ngx_http_upload_store_mp_scan(ngx_http_upload_store_mp_t *mp,
+    const u_char_t **pp, const u_char_t *end, int emit)
+{
+    int              carry;
+    size_t           prev;
+    const u_char_t  *p, *q, *run, *held;
+
+    p = *pp;
+    run = p;        /* the first byte not given out yet */
+    held = NULL;    /* the first held byte, when all of them are in here */
+
+    /* bytes held from an earlier piece: "\r", then delim[0 .. match) */
+    carry = (mp->match > 0 || mp->cr);
+
+    while (p < end) {
+
+        if (mp->match == 0) {
+
+            if (mp->cr && *p != '\n') {
+                /* a "\r" held at the end of the last piece was data */
+
+                mp->cr = 0;
+                carry = 0;
+
+                if (emit
+                    && ngx_http_upload_store_mp_emit(mp,
+                                              ngx_http_upload_store_mp_cr, 1)
+                       != 0)
+                {
+                    return -1;
+                }
+            }
+
+            q = memchr(p, '\n', end - p);
+
+            if (q == NULL) {
+                p = end;
+                break;
+            }
+
+            if (q > run && q[-1] == '\r') {
+                held = q - 1;
+                mp->cr = 1;
+                carry = 0;
+
+            } else if (q == run && carry) {
+                held = NULL;
+
+            } else {
+                held = q;
+                mp->cr = 0;
+                carry = 0;
+            }
+
+            mp->match = 1;
+            p = q + 1;
+            continue;
+        }
+
+        while (p < end && mp->match < mp->delim_len
+               && *p == mp->delim[mp->match])
+        {
+            p++;
+            mp->match++;
+        }
+
+        if (mp->match == mp->delim_len) {
+
+            if (held != NULL && held > run && emit
+                && ngx_http_upload_store_mp_emit(mp, run, held - run) != 0)
+            {
+                return -1;
+            }
+
+            mp->match = 0;
+            mp->cr = 0;
+            *pp = p;
+
+            return 1;
+        }
+
+        if (p == end) {
+            break;
+        }
+
+        /* not a delimiter: the bytes held are data */
+
+        if (held == NULL && carry) {
+
+            /* those of the earlier pieces first, from a copy */
+
+            prev = mp->match - (p - run);
+
+            if (emit
+                && ((mp->cr
+                     && ngx_http_upload_store_mp_emit(mp,
+                                              ngx_http_upload_store_mp_cr, 1)
+                        != 0)
+                    || ngx_http_upload_store_mp_emit(mp, mp->delim, prev)
+                       != 0))
+            {
+                return -1;
+            }
+
+            carry = 0;
+        }
+
+        held = NULL;
+        mp->match = 0;
+        mp->cr = 0;
+    }
+
+    /* the end of the piece: give out the run, hold what may be a delimiter */
+
+    if (mp->match > 0) {
+        if (held != NULL) {
+            q = held;
+
+        } else {
+            q = carry ? run : end;
+        }
+
+    } else if (end > run && end[-1] == '\r') {
+        q = end - 1;
+        mp->cr = 1;
+
+    } else {
+        q = end;
+    }
+
+    if (q > run && emit && ngx_http_upload_store_mp_emit(mp, run, q - run)
+                           != 0)
+    {
+        return -1;
+    }
+
+    *pp = end;
+
+    return 0;
+}
+
+
+static int
+ngx_http_upload_store_mp_emit(ngx_http_upload_store_mp_t *mp,
+    const u_char_t *p, size_t len)
+{
+    int  rc;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    rc = mp->on_data(mp->data, p, len);
+
+    if (rc != 0) {
+        mp->error = rc;
+        mp->state = ngx_http_upload_store_mp_error;
+    }
+
+    return rc;
+}
+
+
+/* the headers of a part are complete: "Name: value" lines, "\n" apart */
+
+static int
+ngx_http_upload_store_mp_part(ngx_http_upload_store_mp_t *mp)
+{
+    int                               rc, seen_cd, seen_ct;
+    size_t                            nlen;
+    u_char_t                         *p, *last, *line, *eol, *colon, *v;
+    ngx_http_upload_store_mp_part_t   part;
+
+    memset(&part, 0, sizeof(part));
+
+    seen_cd = 0;
+    seen_ct = 0;
+
+    p = mp->headers;
+    last = mp->headers + mp->hlen;
+
+    if (mp->hlen && last[-1] == '\n') {
+        last--;
+    }
+
+    /* obsolete line folding: a line starting with a blank continues */
+
+    for (line = p; line < last; line++) {
+        if (*line == '\n' && line + 1 < last
+            && (line[1] == ' ' || line[1] == '\t'))
+        {
+            *line = ' ';
+        }
+    }
+
+    while (p < last) {
+
+        line = p;
+        eol = memchr(p, '\n', last - p);
+
+        if (eol == NULL) {
+            eol = last;
+        }
+
+        p = eol + 1;
+
+        colon = memchr(line, ':', eol - line);
+        if (colon == NULL || colon == line) {
+            return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+        }
+
+        nlen = colon - line;
+
+        while (nlen && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t')) {
+            nlen--;
+        }
+
+        v = colon + 1;
+
+        while (v < eol && (*v == ' ' || *v == '\t')) {
+            v++;
+        }
+
+        while (eol > v && (eol[-1] == ' ' || eol[-1] == '\t')) {
+            eol--;
+        }
+
+        if (ngx_http_upload_store_mp_lower_eq(line, nlen,
+                                              "content-disposition"))
+        {
+            if (seen_cd++) {
+                return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+            }
+
+            rc = ngx_http_upload_store_mp_disposition(v, eol - v,
+                                                      &part.disposition);
+            if (rc != 0) {
+                return rc;
+            }
+
+            if (!ngx_http_upload_store_mp_lower_eq(part.disposition.type,
+                                                   part.disposition.type_len,
+                                                   "form-data"))
+            {
+                return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_upload_store_mp_lower_eq(line, nlen, "content-type")) {
+            if (seen_ct++) {
+                return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+            }
+
+            part.content_type = v;
+            part.content_type_len = eol - v;
+        }
+    }
+
+    if (!part.disposition.has_name) {
+        return NGX_HTTP_UPLOAD_STORE_MP_NO_NAME;
+    }
+
+    return mp->on_part(mp->data, &part);
+}
+
+
+/*
+ * Content-Disposition (RFC 6266, RFC 7578): a type, then parameters;
+ * "filename*" (RFC 8187, UTF-8 only) wins over "filename". Quoted
+ * strings and percent-encoding are decoded in place.
+ */
+
+int
+ngx_http_upload_store_mp_disposition(u_char_t *value, size_t len,
+    ngx_http_upload_store_mp_disposition_t *d)
+{
+    int        quoted, hi, lo, ext;
+    size_t     nlen;
+    u_char_t  *p, *last, *name, *v, *dst, *s;
+
+    memset(d, 0, sizeof(*d));
+
+    p = value;
+    last = value + len;
+
+    d->type = p;
+
+    while (p < last && *p != ';' && *p != ' ' && *p != '\t') {
+        p++;
+    }
+
+    d->type_len = p - d->type;
+
+    if (d->type_len == 0) {
+        return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+    }
+
+    ext = 0;
+
+    for ( ;; ) {
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        if (*p++ != ';') {
+            return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+        }
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (p == last) {
+            break;
+        }
+
+        name = p;
+
+        while (p < last && *p != '=' && *p != ';' && *p != ' '
+               && *p != '\t' && *p != '"')
+        {
+            p++;
+        }
+
+        nlen = p - name;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        if (nlen == 0 || p == last || *p != '=') {
+            return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+        }
+
+        p++;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        v = p;
+        dst = p;
+        quoted = 0;
+
+        if (p < last && *p == '"') {
+            quoted = 1;
+            p++;
+            v = p;
+            dst = p;
+
+            while (p < last && *p != '"') {
+                if (*p == '\\' && p + 1 < last) {
+                    p++;
+                }
+
+                *dst++ = *p++;
+            }
+
+            if (p == last) {
+                return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+            }
+
+            p++;
+
+        } else {
+            while (p < last && *p != ';' && *p != ' ' && *p != '\t') {
+                p++;
+            }
+
+            dst = p;
+        }
+
+        if (ngx_http_upload_store_mp_lower_eq(name, nlen, "name")) {
+            d->name = v;
+            d->name_len = dst - v;
+            d->has_name = 1;
+            continue;
+        }
+
+        if (ngx_http_upload_store_mp_lower_eq(name, nlen, "filename")) {
+            if (!ext) {
+                d->filename = v;
+                d->filename_len = dst - v;
+            }
+
+            d->has_filename = 1;
+            continue;
+        }
+
+        if (quoted
+            || !ngx_http_upload_store_mp_lower_eq(name, nlen, "filename*"))
+        {
+            continue;
+        }
+
+        /* UTF-8'language'percent-encoded; other charsets are ignored */
+
+        if (dst - v < 6
+            || !ngx_http_upload_store_mp_lower_eq(v, 6, "utf-8'"))
+        {
+            continue;
+        }
+
+        s = memchr(v + 6, '\'', dst - v - 6);
+        if (s == NULL) {
+            return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+        }
+
+        d->filename = ++s;
+        last = dst;
+
+        for (dst = s; s < last; s++) {
+            if (*s != '%') {
+                *dst++ = *s;
+                continue;
+            }
+
+            if (last - s < 3) {
+                return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+            }
+
+            hi = ngx_http_upload_store_mp_hex(s[1]);
+            lo = ngx_http_upload_store_mp_hex(s[2]);
+
+            if (hi < 0 || lo < 0) {
+                return NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
+            }
+
+            *dst++ = (u_char_t) (hi << 4 | lo);
+            s += 2;
+        }
+
+        d->filename_len = dst - d->filename;
+        d->has_filename = 1;
+        ext = 1;
+
+        /* what follows the value was not moved */
+
+        last = value + len;
+    }
+
+    return NGX_HTTP_UPLOAD_STORE_MP_OK;
+}
+
+
+/*
+ * multipart/form-data; boundary=...: the boundary, quoted or not;
+ * NGX_HTTP_UPLOAD_STORE_MP_BAD_BOUNDARY when there is none
+ */
+
+int
+ngx_http_upload_store_mp_boundary(const u_char_t *ct, size_t len,
+    const u_char_t **boundary, size_t *boundary_len)
+{
+    const u_char_t  *p, *last, *name, *v;
+
+    p = ct;
+    last = ct + len;
+
+    while (p < last) {
+
+        p = memchr(p, ';', last - p);
+        if (p == NULL) {
+            break;
+        }
+
+        p++;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        name = p;
+
+        while (p < last && *p != '=' && *p != ';') {
+            p++;
+        }
+
+        if (p == last || *p != '=') {
+            continue;
+        }
+
+        if (!ngx_http_upload_store_mp_lower_eq(name, p - name, "boundary")) {
+            continue;
+        }
+
+        p++;
+
+        if (p < last && *p == '"') {
+            v = ++p;
+
+            while (p < last && *p != '"') {
+                p++;
+            }
+
+            if (p == last) {
+                return NGX_HTTP_UPLOAD_STORE_MP_BAD_BOUNDARY;
+            }
+
+        } else {
+            v = p;
+
+            while (p < last && *p != ';' && *p != ' ' && *p != '\t') {
+                p++;
+            }
+        }
+
+        *boundary = v;
+        *boundary_len = p - v;
+
+        return NGX_HTTP_UPLOAD_STORE_MP_OK;
+    }
+
+    return NGX_HTTP_UPLOAD_STORE_MP_BAD_BOUNDARY;
+}
+
+
+static int
+ngx_http_upload_store_mp_lower_eq(const u_char_t *p, size_t len,
+    const char *s)
+{
+    size_t    i;
+    u_char_t  c;
+
+    for (i = 0; i < len; i++) {
+        c = p[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            c |= 0x20;
+        }
+
+        if (s[i] == '\0' || c != (u_char_t) s[i]) {
+            return 0;
+        }
+    }
+
+    return s[len] == '\0';
+}
+
+
+/* RFC 2046 bchars */
+
+static int
+ngx_http_upload_store_mp_bchar(u_char_t c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+        || (c >= 'A' && c <= 'Z'))
+    {
+        return 1;
+    }
+
+    return c != '\0' && strchr("'()+_,-./:=? ", c) != NULL;
+}
+
+
+static int
+ngx_http_upload_store_mp_hex(u_char_t c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
