@@ -20,6 +20,7 @@
 
 
 #define NGX_HTTP_UPLOAD_STORE_MP_BOUNDARY_MAX   70
+#define NGX_HTTP_UPLOAD_STORE_MP_DELIM_MAX      (3 + 70)  /* "\n--" ... */
 
 #define NGX_HTTP_UPLOAD_STORE_MP_OK             0
 #define NGX_HTTP_UPLOAD_STORE_MP_BAD_BOUNDARY   1
@@ -67,8 +68,8 @@ typedef struct {
     size_t                              headers_max;
 
     /* private */
-    unsigned char                       delim[3
-                                        + NGX_HTTP_UPLOAD_STORE_MP_BOUNDARY_MAX];
+    unsigned char                       delim[
+                                        NGX_HTTP_UPLOAD_STORE_MP_DELIM_MAX];
     size_t                              delim_len;
     size_t                              match;
     size_t                              hlen;

@@ -20,7 +20,8 @@
  */
 
 
-#define NGX_HTTP_UPLOAD_STORE_MP_COPY  (4 + NGX_HTTP_UPLOAD_STORE_MP_BOUNDARY_MAX)
+/* "\r" and a delimiter less one byte, at most */
+#define NGX_HTTP_UPLOAD_STORE_MP_COPY  (1 + NGX_HTTP_UPLOAD_STORE_MP_DELIM_MAX)
 
 /* the callbacks' own codes, mapped to HTTP errors */
 
