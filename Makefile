@@ -6,6 +6,7 @@
 #   make test             the whole Test::Nginx suite
 #   make test-valgrind    the suite with nginx under valgrind
 #   make style            80 columns, no tabs, no trailing spaces
+#   make fuzz             the multipart parser under libFuzzer (FUZZ_TIME=s)
 
 SHELL      := /bin/bash
 TOP        := $(CURDIR)
@@ -20,6 +21,10 @@ DEB_TEST   := curl libtest-base-perl libtest-longstring-perl \
               liblist-moreutils-perl libtext-diff-perl libwww-perl \
               libhttp-message-perl liburi-perl libipc-run-perl \
               libjson-pp-perl valgrind
+DEB_FUZZ   := clang libclang-rt-14-dev
+
+FUZZ_TIME  ?= 60
+FUZZ_SRCS  := util/fuzz/mp_fuzz.c ngx_upload_store_module/ngx_http_upload_store_mp.c
 
 ifdef NGINX_SRC
 SRC        := $(abspath $(NGINX_SRC))
@@ -43,7 +48,7 @@ HAVE_TN    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null && echo yes)
 TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
               TEST_NGINX_LOAD_MODULES=$(BUILD)/$(MODULE)
 
-.PHONY: all build deps deps-test run test test-valgrind style clean
+.PHONY: all build deps deps-test run test test-valgrind style fuzz clean
 
 all: build
 
@@ -105,6 +110,20 @@ ifeq ($(HAVE_TN),yes)
 else
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 $(PROVE) -I $(LITE)/lib -r t/
 endif
+
+# the parser alone, with ASan and UBSan; new inputs go to build/fuzz/corpus
+
+$(BUILD)/fuzz/mp_fuzz: $(FUZZ_SRCS) ngx_upload_store_module/ngx_http_upload_store_mp.h
+	@$(TOP)/util/deps $(DEB_FUZZ)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -Ingx_upload_store_module \
+	    $(FUZZ_SRCS) -o $@
+
+fuzz: $(BUILD)/fuzz/mp_fuzz
+	$(BUILD)/fuzz/mp_fuzz -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+	    -timeout=10 -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/corpus util/fuzz/corpus
 
 style:
 	@! grep -nP '(?<=.{80}).+|\t| $$' ngx_upload_store_module/*.[ch] \
