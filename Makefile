@@ -48,7 +48,8 @@ HAVE_TN    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null && echo yes)
 TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
               TEST_NGINX_LOAD_MODULES=$(BUILD)/$(MODULE)
 
-.PHONY: all build deps deps-test run test test-valgrind style fuzz clean
+.PHONY: all build deps deps-test run test test-valgrind style fuzz bench \
+        clean
 
 all: build
 
@@ -110,6 +111,10 @@ ifeq ($(HAVE_TN),yes)
 else
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 $(PROVE) -I $(LITE)/lib -r t/
 endif
+
+bench: build
+	@$(TOP)/util/deps wrk curl
+	$(TOP)/bench/ingest $(NGINX) $(BUILD)/$(MODULE)
 
 # the parser alone, with ASan and UBSan; new inputs go to build/fuzz/corpus
 

@@ -56,6 +56,10 @@ typedef struct {
 
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_upload_store_sh_t     *sh;
+
+    /* per worker: free space, read from the filesystem once a second */
+    time_t                          avail_time;
+    off_t                           avail;
 } ngx_http_upload_store_t;
 
 

@@ -257,46 +257,70 @@ ngx_http_upload_store_make_id(u_char *id, ngx_msec_t ms, ngx_log_t *log)
 }
 
 
+/*
+ * random bytes from the kernel's CSPRNG, taken 4k at a time: one system
+ * call for hundreds of ids; filled on first use, so only in the process
+ * that uses it, never before a fork()
+ */
+
 static ngx_int_t
 ngx_http_upload_store_random(u_char *buf, size_t len, ngx_log_t *log)
 {
-    ssize_t   n;
-    ngx_fd_t  fd;
+    ssize_t          n;
+    ngx_fd_t         fd;
+
+    static u_char    pool[4096];
+    static size_t    left;
+
+    if (left < len) {
 
 #if (NGX_HTTP_UPLOAD_STORE_HAVE_GETRANDOM)
 
-    n = getrandom(buf, len, 0);
+        n = getrandom(pool, sizeof(pool), 0);
 
-    if (n == (ssize_t) len) {
-        return NGX_OK;
-    }
+        if (n == -1) {
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno, "getrandom() failed");
+        }
 
-    if (n == -1) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno, "getrandom() failed");
-    }
+        if (n != (ssize_t) sizeof(pool))
 
 #endif
+        {
+            fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY,
+                               NGX_FILE_OPEN, 0);
+            if (fd == NGX_INVALID_FILE) {
+                ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                              ngx_open_file_n " \"/dev/urandom\" failed");
+                return NGX_ERROR;
+            }
 
-    fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      ngx_open_file_n " \"/dev/urandom\" failed");
-        return NGX_ERROR;
+            n = read(fd, pool, sizeof(pool));
+
+            if (n != (ssize_t) sizeof(pool)) {
+                ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                              "read() \"/dev/urandom\" failed");
+            }
+
+            if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+                ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                              ngx_close_file_n " \"/dev/urandom\" failed");
+            }
+
+            if (n != (ssize_t) sizeof(pool)) {
+                return NGX_ERROR;
+            }
+        }
+
+        left = sizeof(pool);
     }
 
-    n = read(fd, buf, len);
+    /* used bytes are wiped: they are not kept for anyone to find */
 
-    if (n != (ssize_t) len) {
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      "read() \"/dev/urandom\" failed");
-    }
+    ngx_memcpy(buf, pool + sizeof(pool) - left, len);
+    ngx_memzero(pool + sizeof(pool) - left, len);
+    left -= len;
 
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      ngx_close_file_n " \"/dev/urandom\" failed");
-    }
-
-    return (n == (ssize_t) len) ? NGX_OK : NGX_ERROR;
+    return NGX_OK;
 }
 
 
@@ -398,7 +422,12 @@ ngx_http_upload_store_check_space(ngx_http_request_t *r,
         }
     }
 
-    avail = ngx_fs_available(store->root.data);
+    if (store->avail_time != ngx_time()) {
+        store->avail = ngx_fs_available(store->root.data);
+        store->avail_time = ngx_time();
+    }
+
+    avail = store->avail;
 
     if (avail - need < store->min_free) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -600,6 +629,8 @@ ngx_http_upload_store_commit(ngx_http_request_t *r,
     (void) ngx_atomic_fetch_add(&store->sh->bytes,
                                 ctx->bytes + (off_t) json->len);
     (void) ngx_atomic_fetch_add(&store->sh->files, 1);
+
+    store->avail -= ctx->bytes + (off_t) json->len;
 
     return NGX_OK;
 

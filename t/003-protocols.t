@@ -8,34 +8,11 @@ use UploadStore;
 repeat_each(1);
 no_shuffle();
 
-# Debian's nginx 1.22 knows "listen ... http2", not the "http2 on" that
-# Test::Nginx's "--- http2" writes for nginx 1.19.9 and newer: HTTP/2
-# is sent with curl to a second listener, from a body check
+# HTTP/2 goes to a second listener, with curl (see UploadStore.pm)
 $ENV{TEST_NGINX_H2_PORT} = server_port() + 7;
 
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-
-    my $path = $block->http2_upload;
-    return unless defined $path;
-
-    my $name = $block->name;
-
-    SKIP: {
-        Test::More::skip("$name - http2_upload - $dry_run", 1) if $dry_run;
-
-        my $file = html_dir() . "/h2-body";
-        open my $out, '>:raw', $file or die $!;
-        print $out $::Big;
-        close $out;
-
-        my $res = `curl -sS --http2-prior-knowledge -o - -w '\n%{http_version} %{http_code}' -H 'Content-Type: audio/wav' --data-binary \@$file http://127.0.0.1:$ENV{TEST_NGINX_H2_PORT}$path`;
-        unlink $file;
-
-        Test::More::like($res, qr/"bytes":3145728,.*\n2 201$/s,
-                         "$name - HTTP/2 upload answered 201");
-    }
-});
+add_response_body_check(UploadStore::http2_check($ENV{TEST_NGINX_H2_PORT},
+                                              html_dir()));
 
 add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
 
@@ -165,7 +142,8 @@ acme/audio/DAY/ID.json = body"
 GET /t
 --- response_body
 ok
---- http2_upload: /upload
+--- http2_upload eval
+["/upload", "audio/wav", $::Big]
 --- store_files eval
 "acme/audio/DAY/upload_ID.wav sha256:$::BigSum
 acme/audio/DAY/ID.json"

@@ -8,6 +8,10 @@ use UploadStore;
 repeat_each(1);
 no_shuffle();
 
+$ENV{TEST_NGINX_H2_PORT} = server_port() + 7;
+
+add_response_body_check(UploadStore::http2_check($ENV{TEST_NGINX_H2_PORT},
+                                              html_dir()));
 add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
 
 # what begins like a delimiter inside the audio is data
@@ -545,3 +549,35 @@ my $big = "--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"
 --- no_error_log
 [crit]
 [alert]
+
+
+
+=== TEST 30: HTTP/2, a large form through a small buffer
+--- http_config
+    upload_store_path html/store zone=audio:1m;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_H2_PORT http2;
+
+        location = /upload {
+            client_max_body_size 10m;
+            client_body_buffer_size 1k;
+            upload_store_receive audio;
+            upload_store_customer acme;
+        }
+    }
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- http2_upload eval
+["/upload", "multipart/form-data; boundary=XYZ",
+ ::form('XYZ', "\r\n", ::field('model', 'whisper-1'),
+        ::file_part('file', 'big.wav', 'audio/wav') => $::Audio x 3000)]
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:" . UploadStore::sha256($::Audio x 3000) . "
+acme/audio/DAY/ID.json"

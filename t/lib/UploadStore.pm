@@ -141,6 +141,46 @@ sub sha256 {
     return sha256_hex(shift);
 }
 
+# A body check that sends "--- http2_upload eval" ([PATH, CONTENT_TYPE,
+# BODY]) with curl over HTTP/2 (prior knowledge) to 127.0.0.1:PORT, and
+# expects 201. Test::Nginx's own "--- http2" writes "http2 on", which
+# nginx before 1.25.1 (Debian's 1.22) does not know, so the block listens
+# with "listen ... http2" on a port of its own.
+
+sub http2_check {
+    my ($port, $dir) = @_;
+
+    return sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+
+        my $h2 = $block->http2_upload;
+        return unless defined $h2;
+
+        my $name = $block->name;
+
+        if ($dry_run) {
+            SKIP: {
+                Test::More::skip("$name - http2_upload - $dry_run", 1);
+            }
+            return;
+        }
+
+        my ($path, $type, $data) = @$h2;
+        my $file = "$dir/http2-body";
+
+        open my $out, '>:raw', $file or die "$file: $!";
+        print $out $data;
+        close $out;
+
+        my $res = `curl -sS --http2-prior-knowledge -o - -w '\n%{http_version} %{http_code}' -H 'Content-Type: $type' --data-binary \@$file http://127.0.0.1:$port$path`;
+        unlink $file;
+
+        Test::More::like($res, qr/"status":"stored".*\n2 201$/s,
+                         "$name - HTTP/2 upload answered 201")
+            or Test::More::diag($res);
+    };
+}
+
 sub slurp {
     my $file = shift;
     open my $in, '<:raw', $file or return '';
