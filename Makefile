@@ -26,14 +26,19 @@ DEB_FUZZ   := clang libclang-rt-14-dev
 FUZZ_TIME  ?= 60
 FUZZ_SRCS  := util/fuzz/mp_fuzz.c ngx_upload_store_module/ngx_http_upload_store_mp.c
 
+# the module to load: build/ holds the one for Debian's nginx only, so
+# that a build against a source tree never replaces it
+
 ifdef NGINX_SRC
 SRC        := $(abspath $(NGINX_SRC))
 NGINX      := $(SRC)/objs/nginx
 SO         := $(SRC)/objs/$(MODULE)
+MODPATH    := $(SO)
 else
 SRC        := $(BUILD)/nginx-src
 NGINX      := /usr/sbin/nginx
 SO         := $(SRC)/objs/$(MODULE)
+MODPATH    := $(BUILD)/$(MODULE)
 DEB_BUILD  += nginx nginx-dev
 endif
 
@@ -46,25 +51,30 @@ LITE       := $(TOP)/util/test-nginx-lite
 HAVE_TN    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null && echo yes)
 
 TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
-              TEST_NGINX_LOAD_MODULES=$(BUILD)/$(MODULE)
+              TEST_NGINX_LOAD_MODULES=$(MODPATH)
 
 .PHONY: all build deps deps-test run test test-valgrind style fuzz bench \
         clean
 
 all: build
 
-build: deps $(BUILD)/$(MODULE)
+build: deps $(MODPATH)
 
+ifndef NGINX_SRC
 $(BUILD)/$(MODULE): $(SO)
 	cp $(SO) $@
+endif
 
 # Debian's nginx-dev ships the headers, auto/ and configure: configure a
 # copy of it with the flags Debian's nginx was built with, so that the
 # module is binary compatible with /usr/sbin/nginx
 
 ifdef NGINX_SRC
+# a release tarball has ./configure, a git checkout auto/configure
+
 $(SRC)/objs/Makefile: config
-	cd $(SRC) && ./configure --with-compat --with-threads \
+	cd $(SRC) && $$( [ -x ./configure ] && echo ./configure \
+	                 || echo auto/configure ) --with-compat --with-threads \
 	    --with-http_ssl_module --with-http_v2_module \
 	    --with-http_dav_module --with-debug \
 	    --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
@@ -94,7 +104,7 @@ deps-test:
 	@$(TOP)/util/deps $(DEB_TEST)
 
 run: build
-	$(TOP)/util/run $(NGINX) $(BUILD)/$(MODULE)
+	$(TOP)/util/run $(NGINX) $(MODPATH)
 
 test: build deps-test
 ifeq ($(HAVE_TN),yes)
@@ -114,7 +124,7 @@ endif
 
 bench: build
 	@$(TOP)/util/deps wrk curl
-	$(TOP)/bench/ingest $(NGINX) $(BUILD)/$(MODULE)
+	$(TOP)/bench/ingest $(NGINX) $(MODPATH)
 
 # the parser alone, with ASan and UBSan; new inputs go to build/fuzz/corpus
 
