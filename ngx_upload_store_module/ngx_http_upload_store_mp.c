@@ -128,15 +128,23 @@ ngx_http_upload_store_mp_parse(ngx_http_upload_store_mp_t *mp,
 
         case ngx_http_upload_store_mp_after_delim:
 
-            c = *p++;
-
-            if (c == '-') {
+            if (*p == '-') {
+                p++;
                 mp->state = ngx_http_upload_store_mp_after_dash;
                 break;
             }
 
+            mp->state = ngx_http_upload_store_mp_after_pad;
+
+            /* fall through */
+
+        case ngx_http_upload_store_mp_after_pad:
+
+            /* blanks may follow a boundary, then the line ends */
+
+            c = *p++;
+
             if (c == ' ' || c == '\t') {
-                mp->state = ngx_http_upload_store_mp_after_pad;
                 break;
             }
 
@@ -165,28 +173,6 @@ ngx_http_upload_store_mp_parse(ngx_http_upload_store_mp_t *mp,
 
             mp->state = ngx_http_upload_store_mp_epilogue;
             break;
-
-        case ngx_http_upload_store_mp_after_pad:
-
-            c = *p++;
-
-            if (c == ' ' || c == '\t') {
-                break;
-            }
-
-            if (c == '\r') {
-                mp->state = ngx_http_upload_store_mp_after_cr;
-                break;
-            }
-
-            if (c == '\n') {
-                mp->hlen = 0;
-                mp->state = ngx_http_upload_store_mp_headers;
-                break;
-            }
-
-            rc = NGX_HTTP_UPLOAD_STORE_MP_MALFORMED;
-            goto failed;
 
         case ngx_http_upload_store_mp_after_cr:
 

@@ -74,7 +74,6 @@ static ngx_chain_t *ngx_http_upload_store_multipart_buf(
     ngx_http_upload_store_multipart_t *m, ngx_chain_t **free);
 static ngx_int_t ngx_http_upload_store_multipart_error(ngx_http_request_t *r,
     ngx_http_upload_store_multipart_t *m, int rc);
-static ngx_int_t ngx_http_upload_store_utf8(u_char *p, size_t len);
 
 
 static ngx_str_t  ngx_http_upload_store_multipart_type =
@@ -347,7 +346,7 @@ ngx_http_upload_store_multipart_part(void *data,
         return NGX_HTTP_UPLOAD_STORE_MP_FIELD_NAME;
     }
 
-    if (ngx_http_upload_store_utf8(name.data, name.len) != NGX_OK) {
+    if (ngx_http_upload_store_utf8(name.data, name.len, 0) != NGX_OK) {
         return NGX_HTTP_UPLOAD_STORE_MP_FIELD_INVALID;
     }
 
@@ -463,7 +462,7 @@ ngx_http_upload_store_multipart_end(void *data)
     }
 
     if (ngx_http_upload_store_utf8(m->field->value.data,
-                                   m->field->value.len)
+                                   m->field->value.len, 0)
         != NGX_OK)
     {
         return NGX_HTTP_UPLOAD_STORE_MP_FIELD_INVALID;
@@ -675,29 +674,3 @@ ngx_http_upload_store_multipart_fields(ngx_http_request_t *r,
     return NGX_OK;
 }
 
-
-static ngx_int_t
-ngx_http_upload_store_utf8(u_char *p, size_t len)
-{
-    u_char  *last;
-
-    last = p + len;
-
-    while (p < last) {
-
-        if (*p < 0x80) {
-            if (*p == '\0') {
-                return NGX_DECLINED;
-            }
-
-            p++;
-            continue;
-        }
-
-        if (ngx_utf8_decode(&p, last - p) > 0x10ffff) {
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
-}

@@ -586,25 +586,9 @@ ngx_http_upload_store_set_filename(ngx_http_request_t *r,
         len = 0;
     }
 
-    p = start;
-
-    while (p < start + len) {
-
-        if (*p < 0x80) {
-            if (*p < 0x20 || *p == 0x7f) {
-                break;
-            }
-
-            p++;
-            continue;
-        }
-
-        if (ngx_utf8_decode(&p, start + len - p) > 0x10ffff) {
-            break;
-        }
-    }
-
-    if (p < start + len || len > NGX_HTTP_UPLOAD_STORE_FNAME_MAX) {
+    if (len > NGX_HTTP_UPLOAD_STORE_FNAME_MAX
+        || ngx_http_upload_store_utf8(start, len, 1) != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "upload store \"%V\": invalid file name from "
                       "customer \"%V\"", &ctx->store->name, &ctx->customer);
@@ -621,6 +605,38 @@ ngx_http_upload_store_set_filename(ngx_http_request_t *r,
     }
 
     ngx_memcpy(ctx->filename.data, start, len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_OK when the bytes are UTF-8 with no NUL, and no control character
+ * at all with "controls" set
+ */
+
+ngx_int_t
+ngx_http_upload_store_utf8(u_char *p, size_t len, ngx_uint_t controls)
+{
+    u_char  *last;
+
+    last = p + len;
+
+    while (p < last) {
+
+        if (*p < 0x80) {
+            if (*p == '\0' || (controls && (*p < 0x20 || *p == 0x7f))) {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            continue;
+        }
+
+        if (ngx_utf8_decode(&p, last - p) > 0x10ffff) {
+            return NGX_DECLINED;
+        }
+    }
 
     return NGX_OK;
 }
