@@ -26,6 +26,14 @@ static char *ngx_http_upload_store_prefix_check(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_upload_store_form_limits(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_upload_store_transcribe_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_upload_store_transcribe_field(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_upload_store_transcribe_pass(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_upload_store_stt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static ngx_int_t ngx_http_upload_store_str_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -108,6 +116,41 @@ static ngx_command_t  ngx_http_upload_store_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upload_store_transcribe"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_upload_store_transcribe_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_store_transcribe_field"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_upload_store_transcribe_field,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_store_transcribe_pass"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_upload_store_transcribe_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_store_transcribe_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_store_loc_conf_t, transcribe_buffer),
+      NULL },
+
+    { ngx_string("upload_store_keep"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_store_loc_conf_t, keep),
+      NULL },
+
     { ngx_string("upload_store_checksum"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -187,6 +230,14 @@ static ngx_http_variable_t  ngx_http_upload_store_vars[] = {
 
     { ngx_string("upload_store_sha256"), NULL,
       ngx_http_upload_store_sha256_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upload_store_transcribe_status"), NULL,
+      ngx_http_upload_store_stt_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upload_store_transcribe_time"), NULL,
+      ngx_http_upload_store_stt_variable, 1,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -318,6 +369,41 @@ ngx_http_upload_store_sha256_variable(ngx_http_request_t *r,
 }
 
 
+/* the provider's HTTP status (data 0), or the time it took in ms (1) */
+
+static ngx_int_t
+ngx_http_upload_store_stt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                       *p;
+    ngx_http_upload_store_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+
+    if (ctx == NULL || ctx->stt == NULL
+        || (data == 0 && ngx_http_upload_store_stt_status(ctx) == 0))
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = (data == 0)
+             ? ngx_sprintf(p, "%ui", ngx_http_upload_store_stt_status(ctx)) - p
+             : ngx_sprintf(p, "%M", ngx_http_upload_store_stt_time(ctx)) - p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_upload_store_add_variables(ngx_conf_t *cf)
 {
@@ -385,6 +471,11 @@ ngx_http_upload_store_create_loc_conf(ngx_conf_t *cf)
     uslcf->form_value = NGX_CONF_UNSET_SIZE;
     uslcf->form_headers = NGX_CONF_UNSET_SIZE;
     uslcf->checksum = NGX_CONF_UNSET_UINT;
+    uslcf->transcribe = NGX_CONF_UNSET_PTR;
+    uslcf->transcribe_fields = NGX_CONF_UNSET_PTR;
+    uslcf->transcribe_pass = NGX_CONF_UNSET_PTR;
+    uslcf->transcribe_buffer = NGX_CONF_UNSET_SIZE;
+    uslcf->keep = NGX_CONF_UNSET;
 
     return uslcf;
 }
@@ -410,6 +501,21 @@ ngx_http_upload_store_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_size_value(conf->form_headers, prev->form_headers, 4096);
     ngx_conf_merge_uint_value(conf->checksum, prev->checksum,
                               NGX_HTTP_UPLOAD_STORE_CHECKSUM_OFF);
+
+    if (conf->transcribe == NGX_CONF_UNSET_PTR) {
+        conf->transcribe = (prev->transcribe == NGX_CONF_UNSET_PTR)
+                           ? NULL : prev->transcribe;
+        conf->transcribe_protocol = prev->transcribe_protocol;
+        conf->transcribe_text = prev->transcribe_text;
+    }
+
+    ngx_conf_merge_ptr_value(conf->transcribe_fields,
+                             prev->transcribe_fields, NULL);
+    ngx_conf_merge_ptr_value(conf->transcribe_pass, prev->transcribe_pass,
+                             NULL);
+    ngx_conf_merge_size_value(conf->transcribe_buffer,
+                              prev->transcribe_buffer, 1024 * 1024);
+    ngx_conf_merge_value(conf->keep, prev->keep, 1);
 
     if (conf->category == NGX_CONF_UNSET_PTR) {
 
@@ -939,6 +1045,190 @@ invalid:
 }
 
 
+/*
+ * upload_store_transcribe URI [protocol=openai|raw] [text=JSON_POINTER];
+ * upload_store_transcribe off;
+ */
+
+static char *
+ngx_http_upload_store_transcribe_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_store_loc_conf_t  *uslcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_uint_t                         i;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (uslcf->transcribe != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
+        uslcf->transcribe = NULL;
+        return NGX_CONF_OK;
+    }
+
+    uslcf->transcribe = ngx_palloc(cf->pool,
+                                   sizeof(ngx_http_complex_value_t));
+    if (uslcf->transcribe == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = uslcf->transcribe;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    uslcf->transcribe_protocol = NGX_HTTP_UPLOAD_STORE_STT_OPENAI;
+    ngx_str_null(&uslcf->transcribe_text);
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "protocol=openai") == 0) {
+            uslcf->transcribe_protocol = NGX_HTTP_UPLOAD_STORE_STT_OPENAI;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "protocol=raw") == 0) {
+            uslcf->transcribe_protocol = NGX_HTTP_UPLOAD_STORE_STT_RAW;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "text=", 5) == 0) {
+            uslcf->transcribe_text.data = value[i].data + 5;
+            uslcf->transcribe_text.len = value[i].len - 5;
+
+            if (uslcf->transcribe_text.len == 0
+                || uslcf->transcribe_text.data[0] != '/')
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid JSON pointer \"%V\"",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (uslcf->transcribe_text.len == 0) {
+        if (uslcf->transcribe_protocol == NGX_HTTP_UPLOAD_STORE_STT_RAW) {
+            return "with \"protocol=raw\" needs \"text=\"";
+        }
+
+        ngx_str_set(&uslcf->transcribe_text, "/text");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_upload_store_transcribe_field(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_store_loc_conf_t  *uslcf = conf;
+
+    u_char                             *p;
+    ngx_str_t                          *value;
+    ngx_http_upload_store_stt_field_t  *f;
+    ngx_http_compile_complex_value_t    ccv;
+
+    value = cf->args->elts;
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid field name \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (uslcf->transcribe_fields == NGX_CONF_UNSET_PTR) {
+        uslcf->transcribe_fields = ngx_array_create(cf->pool, 4,
+                                   sizeof(ngx_http_upload_store_stt_field_t));
+        if (uslcf->transcribe_fields == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    f = ngx_array_push(uslcf->transcribe_fields);
+    if (f == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    f->name = value[1];
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = &f->value;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_upload_store_transcribe_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_store_loc_conf_t  *uslcf = conf;
+
+    u_char      *p;
+    ngx_str_t   *value, *name;
+    ngx_uint_t   i;
+
+    if (uslcf->transcribe_pass != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    uslcf->transcribe_pass = ngx_array_create(cf->pool, cf->args->nelts,
+                                              sizeof(ngx_str_t));
+    if (uslcf->transcribe_pass == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
+            if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\') {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid field name \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        name = ngx_array_push(uslcf->transcribe_pass);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_upload_store_init(ngx_conf_t *cf)
 {
@@ -978,9 +1268,11 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
         uslcf->clcf->client_body_temp_path = store->temp_path;
     }
 
-    if (ngx_http_upload_store_init_body_filter(cf) != NGX_OK) {
+    if (ngx_http_upload_store_init_body_filter(cf) != NGX_OK
+        || ngx_http_upload_store_init_filters(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    return ngx_http_upload_store_init_filters(cf);
+    return ngx_http_upload_store_init_stt_filters(cf);
 }

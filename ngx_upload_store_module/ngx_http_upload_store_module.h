@@ -25,8 +25,19 @@
 #define NGX_HTTP_UPLOAD_STORE_CHECKSUM_SHA256  1
 
 
+#define NGX_HTTP_UPLOAD_STORE_STT_OPENAI  0
+#define NGX_HTTP_UPLOAD_STORE_STT_RAW     1
+
+
 typedef struct ngx_http_upload_store_multipart_s
     ngx_http_upload_store_multipart_t;
+typedef struct ngx_http_upload_store_stt_s  ngx_http_upload_store_stt_t;
+
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_http_complex_value_t        value;
+} ngx_http_upload_store_stt_field_t;
 
 
 /* counters shared by all workers, in the store's zone */
@@ -83,6 +94,14 @@ typedef struct {
     size_t                          form_value;
     size_t                          form_headers;
     ngx_uint_t                      checksum;
+
+    ngx_http_complex_value_t       *transcribe;  /* NULL: off */
+    ngx_uint_t                      transcribe_protocol;
+    ngx_str_t                       transcribe_text;  /* a JSON pointer */
+    ngx_array_t                    *transcribe_fields;
+    ngx_array_t                    *transcribe_pass;  /* of ngx_str_t */
+    size_t                          transcribe_buffer;
+    ngx_flag_t                      keep;
 } ngx_http_upload_store_loc_conf_t;
 
 
@@ -99,6 +118,11 @@ typedef struct {
     ngx_str_t                       file_field;
 
     ngx_http_upload_store_multipart_t  *multipart;
+    ngx_http_upload_store_stt_t    *stt;
+    ngx_str_t                       status;      /* empty: "stored" */
+    ngx_str_t                       stt_text;
+    ngx_str_t                       stt_error;
+
     EVP_MD_CTX                     *sha;
     u_char                          sha256[64];
 
@@ -123,6 +147,13 @@ typedef struct {
 
 
 ngx_int_t ngx_http_upload_store_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_upload_store_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *json);
+ngx_int_t ngx_http_upload_store_transcribe(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
+ngx_uint_t ngx_http_upload_store_stt_status(ngx_http_upload_store_ctx_t *ctx);
+ngx_msec_t ngx_http_upload_store_stt_time(ngx_http_upload_store_ctx_t *ctx);
+ngx_int_t ngx_http_upload_store_init_stt_filters(ngx_conf_t *cf);
 ngx_int_t ngx_http_upload_store_set_type(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *value);
 ngx_int_t ngx_http_upload_store_set_filename(ngx_http_request_t *r,

@@ -602,6 +602,30 @@ ngx_http_upload_store_multipart_error(ngx_http_request_t *r,
 }
 
 
+/* the value of a form field (the first one, for a name given twice) */
+
+ngx_int_t
+ngx_http_upload_store_multipart_field(ngx_http_upload_store_ctx_t *ctx,
+    ngx_str_t *name, ngx_str_t *value)
+{
+    ngx_uint_t                      i;
+    ngx_http_upload_store_field_t  *f;
+
+    f = ctx->multipart->fields.elts;
+
+    for (i = 0; i < ctx->multipart->fields.nelts; i++) {
+        if (f[i].name.len == name->len
+            && ngx_strncmp(f[i].name.data, name->data, name->len) == 0)
+        {
+            *value = f[i].value;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
 /* the fields into the metadata: a name given twice makes an array */
 
 ngx_int_t

@@ -17,6 +17,8 @@ ngx_int_t ngx_http_upload_store_multipart_filter(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *in, ngx_chain_t **out);
 void ngx_http_upload_store_multipart_sent(ngx_http_upload_store_ctx_t *ctx,
     ngx_chain_t *out);
+ngx_int_t ngx_http_upload_store_multipart_field(
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *name, ngx_str_t *value);
 ngx_int_t ngx_http_upload_store_multipart_fields(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, json_t *meta);
 

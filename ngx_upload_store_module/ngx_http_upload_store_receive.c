@@ -13,8 +13,6 @@
 static void ngx_http_upload_store_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_store_paths(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *prefix);
-static ngx_int_t ngx_http_upload_store_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *json);
 static ngx_int_t ngx_http_upload_store_raw(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 static ngx_int_t ngx_http_upload_store_checksum_init(ngx_http_request_t *r,
@@ -251,6 +249,20 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
                    "upload store: customer \"%V\" stored \"%V\", %O bytes",
                    &ctx->customer, &ctx->path, ctx->bytes);
 
+    if (uslcf->transcribe != NULL) {
+        if (ngx_http_upload_store_transcribe(r, ctx) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        /*
+         * answered when the provider has: the last finalization is the
+         * subrequest's waking of this request
+         */
+
+        return;
+    }
+
     ngx_http_finalize_request(r,
                    ngx_http_upload_store_send_json(r, NGX_HTTP_CREATED, &json));
 }
@@ -316,7 +328,7 @@ ngx_http_upload_store_paths(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_upload_store_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *json)
 {

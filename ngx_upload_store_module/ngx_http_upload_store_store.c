@@ -37,6 +37,10 @@ static ngx_int_t ngx_http_upload_store_write_file(ngx_str_t *name,
     ngx_str_t *data, ngx_uint_t access, ngx_log_t *log);
 static void ngx_http_upload_store_keep_temp(ngx_http_request_t *r,
     ngx_fd_t fd);
+static ngx_int_t ngx_http_upload_store_meta_temp(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *temp);
+static json_t *ngx_http_upload_store_meta_json(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
 
 
 static u_char  ngx_http_upload_store_base32[] =
@@ -449,11 +453,122 @@ ngx_int_t
 ngx_http_upload_store_metadata(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *json)
 {
+    json_t     *meta;
+    ngx_int_t   rc;
+
+    meta = ngx_http_upload_store_meta_json(r, ctx);
+    if (meta == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_upload_store_json_dump(r->pool, meta, json);
+
+    json_decref(meta);
+
+    return rc;
+}
+
+
+/*
+ * the metadata as it is now, written to a temp name and renamed over
+ * {id}.json; the object is given back for the answer (json_decref() it)
+ */
+
+ngx_int_t
+ngx_http_upload_store_metadata_save(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, json_t **meta)
+{
+    ngx_err_t   err;
+    ngx_str_t   json, temp;
+
+    *meta = ngx_http_upload_store_meta_json(r, ctx);
+    if (*meta == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_upload_store_json_dump(r->pool, *meta, &json) != NGX_OK
+        || ngx_http_upload_store_meta_temp(r, ctx, &temp) != NGX_OK)
+    {
+        goto failed;
+    }
+
+    if (ngx_http_upload_store_write_file(&temp, &json, ctx->store->access,
+                                         r->connection->log)
+        != NGX_OK)
+    {
+        goto failed;
+    }
+
+    if (ngx_rename_file(temp.data, ctx->meta_path.data) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
+                      ngx_rename_file_n " \"%s\" to \"%s\" failed "
+                      "(customer \"%V\")", temp.data, ctx->meta_path.data,
+                      &ctx->customer);
+        (void) ngx_delete_file(temp.data);
+        goto failed;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    json_decref(*meta);
+    *meta = NULL;
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/* upload_store_keep off: the audio goes, its metadata stays */
+
+void
+ngx_http_upload_store_delete_audio(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    if (ngx_delete_file(ctx->path.data) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                      ngx_delete_file_n " \"%V\" failed (customer \"%V\")",
+                      &ctx->path, &ctx->customer);
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&ctx->store->sh->bytes, -ctx->bytes);
+    (void) ngx_atomic_fetch_add(&ctx->store->sh->files, -1);
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_meta_temp(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *temp)
+{
+    ngx_http_upload_store_t  *store;
+
+    store = ctx->store;
+
+    temp->len = store->temp_path->name.len + 1
+                + NGX_HTTP_UPLOAD_STORE_ID_LEN + sizeof(".json") - 1;
+
+    temp->data = ngx_pnalloc(r->pool, temp->len + 1);
+    if (temp->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(temp->data, "%V/%*s.json%Z", &store->temp_path->name,
+                       (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, ctx->id);
+
+    return NGX_OK;
+}
+
+
+static json_t *
+ngx_http_upload_store_meta_json(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
     u_char      created[sizeof("1970-01-01T00:00:00.000Z") - 1];
     json_t     *meta;
     ngx_tm_t    tm;
-    ngx_int_t   rc;
-    ngx_str_t   id, at;
+    ngx_str_t   id, at, status;
 
     ngx_gmtime(ctx->created_sec, &tm);
 
@@ -467,9 +582,14 @@ ngx_http_upload_store_metadata(ngx_http_request_t *r,
     id.data = ctx->id;
     id.len = NGX_HTTP_UPLOAD_STORE_ID_LEN;
 
+    status = ctx->status;
+    if (status.len == 0) {
+        ngx_str_set(&status, "stored");
+    }
+
     meta = json_object();
     if (meta == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     if (json_object_set_new(meta, "id", ngx_http_upload_store_json_str(&id))
@@ -487,26 +607,35 @@ ngx_http_upload_store_metadata(ngx_http_request_t *r,
                                ngx_http_upload_store_json_str(&at))
         || json_object_set_new(meta, "file",
                                ngx_http_upload_store_json_str(&ctx->file))
-        || json_object_set_new(meta, "status", json_string("stored"))
+        || json_object_set_new(meta, "status",
+                               ngx_http_upload_store_json_str(&status))
         || (ctx->hashed
             && json_object_set_new(meta, "sha256",
                                    json_stringn((char *) ctx->sha256, 64)))
         || (ctx->multipart
             && ngx_http_upload_store_multipart_fields(r, ctx, meta)
-               != NGX_OK))
+               != NGX_OK)
+        || (ctx->stt
+            && (json_object_set_new(meta, "text",
+                    ngx_http_upload_store_json_str(&ctx->stt_text))
+                || json_object_set_new(meta, "provider_status",
+                       json_integer((json_int_t)
+                                    ngx_http_upload_store_stt_status(ctx)))
+                || json_object_set_new(meta, "transcribe_ms",
+                       json_integer((json_int_t)
+                                    ngx_http_upload_store_stt_time(ctx)))
+                || (ctx->stt_error.len
+                    && json_object_set_new(meta, "error",
+                           ngx_http_upload_store_json_str(&ctx->stt_error))))))
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "upload store: metadata for customer \"%V\" "
                       "id %V failed", &ctx->customer, &id);
         json_decref(meta);
-        return NGX_ERROR;
+        return NULL;
     }
 
-    rc = ngx_http_upload_store_json_dump(r->pool, meta, json);
-
-    json_decref(meta);
-
-    return rc;
+    return meta;
 }
 
 
@@ -569,17 +698,9 @@ ngx_http_upload_store_commit(ngx_http_request_t *r,
 
     store = ctx->store;
 
-    meta_temp.len = store->temp_path->name.len + 1
-                    + NGX_HTTP_UPLOAD_STORE_ID_LEN + sizeof(".json") - 1;
-
-    meta_temp.data = ngx_pnalloc(r->pool, meta_temp.len + 1);
-    if (meta_temp.data == NULL) {
+    if (ngx_http_upload_store_meta_temp(r, ctx, &meta_temp) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    (void) ngx_sprintf(meta_temp.data, "%V/%*s.json%Z",
-                       &store->temp_path->name,
-                       (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, ctx->id);
 
     if (ngx_http_upload_store_write_file(&meta_temp, json, store->access,
                                          r->connection->log)

@@ -26,6 +26,10 @@ ngx_int_t ngx_http_upload_store_commit(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *temp, ngx_str_t *json);
 ngx_int_t ngx_http_upload_store_metadata(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *json);
+ngx_int_t ngx_http_upload_store_metadata_save(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, json_t **meta);
+void ngx_http_upload_store_delete_audio(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_UPLOAD_STORE_STORE_H_INCLUDED_ */

@@ -1,0 +1,607 @@
+# Transcription through a subrequest: the stored file goes to the
+# provider's location as a file buffer, the answer comes back as JSON.
+# The "providers" are locations of a second server of the same nginx;
+# one of them is a store location itself, whose answer carries the
+# SHA-256 of exactly what it received (text=/sha256).
+
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use UploadStore;
+
+repeat_each(1);
+no_shuffle();
+
+add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
+
+$ENV{TEST_NGINX_PROVIDER_PORT} = server_port() + 11;
+
+our $Audio = "RIFF" . CORE::join('', map { chr(($_ * 29 + 5) % 256) }
+                                     1 .. 50000);
+our $Sum = UploadStore::sha256($::Audio);
+
+our $Form = "--XYZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n"
+            . "client-model\r\n"
+            . "--XYZ\r\nContent-Disposition: form-data; name=\"language\""
+            . "\r\n\r\nen\r\n"
+            . "--XYZ\r\nContent-Disposition: form-data; name=\"secret\""
+            . "\r\n\r\nnot for the provider\r\n"
+            . "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; "
+            . "filename=\"x.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
+            . $::Audio . "\r\n--XYZ--\r\n";
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config", <<'_EOC_');
+    upload_store_path html/store zone=audio:1m;
+    upload_store_path html/provider zone=provider:1m;
+
+    limit_req_zone $server_port zone=slow:1m rate=1r/m;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_PROVIDER_PORT;
+        default_type application/json;
+
+        location = /v1/audio/transcriptions {
+            client_max_body_size 10m;
+            upload_store_receive provider;
+            upload_store_customer provider;
+            upload_store_checksum sha256;
+        }
+
+        location = /headers {
+            return 200 '{"text":"auth=[$http_authorization] cookie=[$http_cookie] ct=[$content_type] len=[$content_length] x=[$http_x_client]"}';
+        }
+
+        location = /deepgram {
+            return 200 '{"metadata":{"duration":1.5},"results":{"channels":[{"alternatives":[{"transcript":"hello from deepgram","confidence":0.98}]}]}}';
+        }
+
+        location = /openai {
+            return 200 '{"text":"hello world","language":"english","duration":2.5}';
+        }
+
+        location = /401 { return 401 '{"error":{"message":"bad key"}}'; }
+        location = /403 { return 403 '{"error":{"message":"region"}}'; }
+        location = /429 {
+            add_header Retry-After 17 always;
+            return 429 '{"error":{"message":"slow down"}}';
+        }
+        location = /500 { return 500 '{"error":{"message":"oops"}}'; }
+        location = /garbage { return 200 'this is not JSON'; }
+        location = /notext { return 200 '{"segments":[]}'; }
+        location = /array { return 200 '["text"]'; }
+        location = /whisper-cpp-error {
+            return 200 '{"error":"failed to read WAV file"}';
+        }
+
+        location = /big {
+            root html;
+            error_page 405 =200 $uri;
+        }
+
+        location = /slow {
+            limit_req zone=slow burst=5;
+            root html;
+            error_page 405 =200 $uri;
+        }
+    }
+_EOC_
+    }
+
+    if (!defined $block->no_error_log) {
+        $block->set_value("no_error_log", "[crit]\n[alert]");
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: the provider gets exactly the stored bytes, the configured and passed fields
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt text=/sha256;
+        upload_store_transcribe_field model whisper-1;
+        upload_store_transcribe_pass model language;
+        add_header X-Status $upload_store_transcribe_status always;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/v1/audio/transcriptions;
+    }
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+"POST /upload\n" . $::Form
+--- error_code: 200
+--- response_headers
+Content-Type: application/json
+X-Status: 201
+--- response_body_like eval
+qr/^\{"id":"[0-9A-Z]{26}","customer":"acme",.*"status":"transcribed",.*"text":"$::Sum","provider_status":201,.*"sha256":"$::Sum"\}$/
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:$::Sum
+acme/audio/DAY/ID.json"
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: what the provider got: the configured model won, language passed, secret not
+--- config
+    upload_store_customer acme;
+    upload_store_transcribe_field model whisper-1;
+    upload_store_transcribe_pass model language;
+
+    location = /model {
+        upload_store_receive audio;
+        upload_store_transcribe /_stt text=/fields/model;
+    }
+    location = /language {
+        upload_store_receive audio;
+        upload_store_transcribe /_stt text=/fields/language;
+    }
+    location = /secret {
+        upload_store_receive audio;
+        upload_store_transcribe /_stt text=/fields/secret;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/v1/audio/transcriptions;
+    }
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+["POST /model\n" . $::Form, "POST /language\n" . $::Form,
+ "POST /secret\n" . $::Form]
+--- error_code eval
+[200, 200, 502]
+--- response_body_like eval
+['"status":"transcribed",.*"text":"whisper-1"',
+ '"status":"transcribed",.*"text":"en"',
+ '"code":"provider_bad_response"']
+
+
+
+=== TEST 3: none of the client's headers reach the provider
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/headers;
+    }
+--- more_headers
+Content-Type: audio/wav
+Authorization: Bearer client-secret
+Cookie: session=abc
+X-Client: yes
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- response_body_like eval
+qr/"text":"auth=\[\] cookie=\[\] ct=\[multipart\/form-data; boundary=ngx-upload-store-[0-9A-Z]{26}\] len=\[\d+\] x=\[\]"/
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: an OpenAI answer: text at the top, its other fields kept
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/openai;
+    }
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- response_body_like chomp
+^\{"id":"[0-9A-Z]{26}",.*"status":"transcribed","text":"hello world","provider_status":200,"transcribe_ms":\d+,"language":"english","duration":2.5\}$
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:$::Sum
+acme/audio/DAY/ID.json"
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: protocol=raw with a Deepgram answer
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt protocol=raw
+            text=/results/channels/0/alternatives/0/transcript;
+        upload_store_transcribe_field model nova-3;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/deepgram$is_args$args;
+    }
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- response_body_like chomp
+"status":"transcribed","text":"hello from deepgram",.*"results":\{"channels"
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: protocol=raw: the provider gets the stored bytes as the body
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt protocol=raw text=/sha256;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/v1/audio/transcriptions;
+    }
+--- more_headers
+Content-Type: audio/flac
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- response_body_like eval
+qr/"content_type":"audio\/flac",.*"text":"$::Sum"/
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: provider 401: 502 provider_auth, the audio kept, metadata failed
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/401;
+    }
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_body
+{"error":{"status":502,"code":"provider_auth","message":"the provider refused the credentials"}}
+--- error_log
+failed: provider_auth (provider status 401)
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:$::Sum
+acme/audio/DAY/ID.json"
+
+
+
+=== TEST 8: provider 403: 502 provider_auth
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/403;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_body_like chomp
+"code":"provider_auth"
+--- error_log
+provider status 403
+
+
+
+=== TEST 9: provider 429: 503 with its Retry-After
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/429;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 503
+--- response_headers
+Retry-After: 17
+--- response_body
+{"error":{"status":503,"code":"provider_rate_limited","message":"the provider is rate limiting: retry later"}}
+--- error_log
+provider status 429
+
+
+
+=== TEST 10: provider 500: 502 provider_error
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/500;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_body
+{"error":{"status":502,"code":"provider_error","message":"the provider failed or could not be reached"}}
+--- error_log
+provider status 500
+
+
+
+=== TEST 11: provider unreachable: 502 provider_error
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:1/;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_body
+{"error":{"status":502,"code":"provider_error","message":"the provider failed or could not be reached"}}
+--- error_log
+Connection refused
+
+
+
+=== TEST 12: provider too slow: 504 provider_timeout
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_read_timeout 300ms;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/slow;
+    }
+--- user_files
+>>> slow
+{"text":"late"}
+--- request eval
+["POST /upload\n" . $::Audio, "POST /upload\n" . $::Audio]
+--- error_code eval
+[200, 504]
+--- response_body_like eval
+['"text":"late"', '"code":"provider_timeout"']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 13: not JSON: 502 provider_bad_response
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/garbage;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_body
+{"error":{"status":502,"code":"provider_bad_response","message":"the provider's answer is not a JSON object"}}
+
+
+
+=== TEST 14: JSON without the text: 502 provider_bad_response
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/notext;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_body
+{"error":{"status":502,"code":"provider_bad_response","message":"the provider's answer has no text"}}
+
+
+
+=== TEST 15: a JSON array: 502 provider_bad_response
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/array;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_body_like chomp
+"code":"provider_bad_response"
+
+
+
+=== TEST 16: whisper.cpp's error with a 200: 502 provider_error
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/whisper-cpp-error;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_body
+{"error":{"status":502,"code":"provider_error","message":"the provider answered with an error"}}
+
+
+
+=== TEST 17: a 2 MB answer over upload_store_transcribe_buffer: 502 naming it
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/big;
+    }
+--- user_files eval
+[["big" => '{"text":"long","segments":"' . ("s" x 2000000) . '"}']]
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_body
+{"error":{"status":502,"code":"provider_response_too_large","message":"the provider's answer is larger than upload_store_transcribe_buffer"}}
+
+
+
+=== TEST 18: a 2 MB answer within upload_store_transcribe_buffer
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+        upload_store_transcribe_buffer 4m;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/big;
+    }
+--- user_files eval
+[["big" => '{"text":"long","segments":"' . ("s" x 2000000) . '"}']]
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- response_body_like chomp
+"status":"transcribed","text":"long",.*"segments":"s+"\}$
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: upload_store_keep off: the audio goes once transcribed
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+        upload_store_keep off;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/openai;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- store_files
+acme/audio/DAY/ID.json
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: upload_store_keep off keeps the audio of a failed transcription
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+        upload_store_keep off;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/500;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- store_files eval
+"acme/audio/DAY/upload_ID sha256:$::Sum
+acme/audio/DAY/ID.json"
+
+
+
+=== TEST 21: protocol=raw needs a text pointer
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt protocol=raw;
+    }
+--- must_die
+--- error_log
+"upload_store_transcribe" directive with "protocol=raw" needs "text="
+
+
+
+=== TEST 22: an unknown parameter
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt model=x;
+    }
+--- must_die
+--- error_log
+invalid parameter "model=x"
+
+
+
+=== TEST 23: a text pointer that is not one
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt text=text;
+    }
+--- must_die
+--- error_log
+invalid JSON pointer "text=text"
