@@ -154,6 +154,16 @@ ngx_http_upload_store_header_filter(ngx_http_request_t *r)
     ngx_http_clear_last_modified(r);
     ngx_http_clear_etag(r);
 
+    /*
+     * refused in the middle of the body: the special response handler
+     * turned lingering close off for a 400, but the client is still
+     * sending and would get a reset instead of this answer
+     */
+
+    if (ctx->linger) {
+        r->lingering_close = 1;
+    }
+
     return ngx_http_next_header_filter(r);
 }
 
@@ -225,7 +235,17 @@ ngx_http_upload_store_error_body(ngx_http_request_t *r,
                      ctx->error_message.len);
 
     if (json == NULL) {
-        return NGX_ERROR;
+
+        /* a message that jansson refused (it is only ever ASCII here) */
+
+        json = json_pack("{s:{s:i,s:s%,s:s}}",
+                         "error",
+                         "status", (int) status,
+                         "code", ctx->error_code.data, ctx->error_code.len,
+                         "message", "error");
+        if (json == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     rc = ngx_http_upload_store_json_dump(r->pool, json, &out);
@@ -271,7 +291,8 @@ ngx_http_upload_store_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (ctx->error_sent) {
-        return NGX_OK;
+        /* flushes still go down, to write what is left of the answer */
+        return ngx_http_next_body_filter(r, NULL);
     }
 
     ctx->error_sent = 1;

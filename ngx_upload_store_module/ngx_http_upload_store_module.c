@@ -488,7 +488,34 @@ ngx_http_upload_store_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_upload_store_loc_conf_t  *prev = parent;
     ngx_http_upload_store_loc_conf_t  *conf = child;
 
-    ngx_http_complex_value_t  *cv;
+    ngx_http_complex_value_t           *cv;
+
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_upload_store_loc_conf_t  **p;
+    ngx_http_upload_store_main_conf_t  *usmcf;
+
+    /*
+     * an "if" (or "limit_except") block inside a store location keeps its
+     * content handler: it stores too, with its own body temp path set in
+     * postconfiguration
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->receive == NULL && prev->receive != NULL && clcf->noname) {
+        conf->receive = prev->receive;
+        conf->clcf = clcf;
+
+        usmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                ngx_http_upload_store_module);
+
+        p = ngx_array_push(&usmcf->receivers);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *p = conf;
+    }
 
     ngx_conf_merge_ptr_value(conf->customer, prev->customer, NULL);
     ngx_conf_merge_ptr_value(conf->types, prev->types, NULL);

@@ -143,6 +143,7 @@ typedef struct {
     unsigned                        reading:1;
     unsigned                        error_sent:1;
     unsigned                        hashed:1;
+    unsigned                        linger:1;    /* refused mid-body */
 } ngx_http_upload_store_ctx_t;
 
 

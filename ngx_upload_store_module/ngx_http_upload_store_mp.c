@@ -190,7 +190,13 @@ ngx_http_upload_store_mp_parse(ngx_http_upload_store_mp_t *mp,
             c = *p++;
 
             if (c != '\n') {
-                if (mp->hlen == mp->headers_max) {
+
+                /* a "\r" may take the byte after the limit: CRLF and LF
+                 * alone are held to the same limit */
+
+                if (mp->hlen >= mp->headers_max
+                    && !(c == '\r' && mp->hlen == mp->headers_max))
+                {
                     rc = NGX_HTTP_UPLOAD_STORE_MP_HEADERS_LARGE;
                     goto failed;
                 }
@@ -208,19 +214,17 @@ ngx_http_upload_store_mp_parse(ngx_http_upload_store_mp_t *mp,
                 mp->hlen--;
             }
 
-            if (mp->hlen == 0 || mp->headers[mp->hlen - 1] != '\n') {
+            if (mp->hlen != 0 && mp->headers[mp->hlen - 1] != '\n') {
 
                 /* a header line: lines are kept apart by "\n" */
 
-                if (mp->hlen == mp->headers_max) {
+                if (mp->hlen >= mp->headers_max) {
                     rc = NGX_HTTP_UPLOAD_STORE_MP_HEADERS_LARGE;
                     goto failed;
                 }
 
-                if (mp->hlen != 0) {
-                    mp->headers[mp->hlen++] = '\n';
-                    break;
-                }
+                mp->headers[mp->hlen++] = '\n';
+                break;
             }
 
             /* an empty line: the part's data follows */

@@ -64,7 +64,7 @@ typedef struct {
     ngx_http_upload_store_mp_data_pt    on_data;
     ngx_http_upload_store_mp_end_pt     on_part_end;
     void                               *data;
-    unsigned char                      *headers;     /* a part's headers */
+    unsigned char                      *headers;     /* headers_max + 1 */
     size_t                              headers_max;
 
     /* private */

@@ -53,6 +53,7 @@ struct ngx_http_upload_store_multipart_s {
     ngx_chain_t                   **last_out;
 
     ngx_chain_t                    *busy;
+    ngx_chain_t                   **busy_last;
     ngx_chain_t                    *free_slices;
     ngx_chain_t                    *free_copies;
 
@@ -123,13 +124,14 @@ ngx_http_upload_store_multipart_init(ngx_http_request_t *r,
 
     m->request = r;
     m->ctx = ctx;
+    m->busy_last = &m->busy;
 
     m->mp.on_part = ngx_http_upload_store_multipart_part;
     m->mp.on_data = ngx_http_upload_store_multipart_data;
     m->mp.on_part_end = ngx_http_upload_store_multipart_end;
     m->mp.data = m;
     m->mp.headers_max = uslcf->form_headers;
-    m->mp.headers = ngx_pnalloc(r->pool, uslcf->form_headers);
+    m->mp.headers = ngx_pnalloc(r->pool, uslcf->form_headers + 1);
 
     if (m->mp.headers == NULL
         || ngx_array_init(&m->fields, r->pool, 4,
@@ -248,13 +250,19 @@ ngx_http_upload_store_multipart_sent(ngx_http_upload_store_ctx_t *ctx,
 
     m = ctx->multipart;
 
-    for (ll = &m->busy; *ll; ll = &(*ll)->next) { /* void */ }
+    *m->busy_last = out;
 
-    *ll = out;
+    for (ll = m->busy_last; *ll; ll = &(*ll)->next) { /* void */ }
+
+    m->busy_last = ll;
 
     while (m->busy != NULL && m->busy->buf->pos == m->busy->buf->last) {
         cl = m->busy;
         m->busy = cl->next;
+
+        if (m->busy == NULL) {
+            m->busy_last = &m->busy;
+        }
 
         if (cl->buf->temporary) {
             cl->buf->pos = cl->buf->start;
@@ -684,13 +692,25 @@ ngx_http_upload_store_multipart_fields(ngx_http_request_t *r,
         }
 
         a = json_array();
-
-        if (a == NULL
-            || json_array_append(a, old) != 0
-            || json_array_append_new(a, v) != 0
-            || json_object_set_new(fields, (char *) key, a) != 0)
-        {
+        if (a == NULL) {
             json_decref(v);
+            return NGX_ERROR;
+        }
+
+        /* the *_new() calls release their argument even when they fail */
+
+        if (json_array_append(a, old) != 0) {
+            json_decref(v);
+            json_decref(a);
+            return NGX_ERROR;
+        }
+
+        if (json_array_append_new(a, v) != 0) {
+            json_decref(a);
+            return NGX_ERROR;
+        }
+
+        if (json_object_set_new(fields, (char *) key, a) != 0) {
             return NGX_ERROR;
         }
     }

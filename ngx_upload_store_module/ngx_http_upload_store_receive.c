@@ -36,11 +36,13 @@ ngx_http_upload_store_handler(ngx_http_request_t *r)
     ngx_http_upload_store_ctx_t       *ctx;
     ngx_http_upload_store_loc_conf_t  *uslcf;
 
-    if (r != r->main) {
-        return NGX_DECLINED;
+    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
+
+    if (r != r->main || uslcf->receive == NULL) {
+        /* a subrequest never stores */
+        return NGX_HTTP_NOT_ALLOWED;
     }
 
-    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
     store = uslcf->receive->data;
 
     if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_PUT))) {
@@ -630,7 +632,14 @@ ngx_http_upload_store_set_filename(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_upload_store_utf8(u_char *p, size_t len, ngx_uint_t controls)
 {
-    u_char  *last;
+    u_char    *last;
+    uint32_t   cp, min;
+    ngx_uint_t n, i;
+
+    /*
+     * strict, as jansson is: no overlong forms, no surrogates, nothing
+     * over U+10FFFF (ngx_utf8_decode() lets some of these through)
+     */
 
     last = p + len;
 
@@ -645,9 +654,36 @@ ngx_http_upload_store_utf8(u_char *p, size_t len, ngx_uint_t controls)
             continue;
         }
 
-        if (ngx_utf8_decode(&p, last - p) > 0x10ffff) {
+        if (*p >= 0xc2 && *p <= 0xdf) {
+            n = 1; cp = *p & 0x1f; min = 0x80;
+
+        } else if (*p >= 0xe0 && *p <= 0xef) {
+            n = 2; cp = *p & 0x0f; min = 0x800;
+
+        } else if (*p >= 0xf0 && *p <= 0xf4) {
+            n = 3; cp = *p & 0x07; min = 0x10000;
+
+        } else {
             return NGX_DECLINED;
         }
+
+        if ((size_t) (last - p) <= n) {
+            return NGX_DECLINED;
+        }
+
+        for (i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return NGX_DECLINED;
+            }
+
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return NGX_DECLINED;
+        }
+
+        p += n + 1;
     }
 
     return NGX_OK;
@@ -816,6 +852,7 @@ refused:
     /* the rest of the body is not read: the connection cannot be kept */
 
     ctx->reading = 0;
+    ctx->linger = 1;
     r->keepalive = 0;
     r->lingering_close = 1;
 

@@ -370,3 +370,54 @@ acme/audio/DAY/upload_ID 3 mode:0664
 acme/audio/DAY/ID.json mode:0664
 --- no_error_log
 [error]
+
+
+
+=== TEST 25: an "if" block inside a store location stores too
+--- http_config
+    upload_store_path html/store zone=audio:1m;
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+
+        if ($arg_tag) {
+            set $tagged 1;
+        }
+    }
+--- request eval
+["POST /upload?tag=1\nabc", "POST /upload\nabcd"]
+--- error_code eval
+[201, 201]
+--- store_files
+acme/audio/DAY/upload_ID 3
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID 4
+acme/audio/DAY/ID.json
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 26: a subrequest to a store location stores nothing
+--- http_config
+    upload_store_path html/store zone=audio:1m;
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+    location = /t {
+        auth_request /upload;
+        root html;
+        try_files /index.html =404;
+    }
+--- request
+GET /t
+--- error_code: 500
+--- store_files
+--- error_log
+auth request unexpected status: 405
+--- no_error_log
+[alert]

@@ -476,3 +476,31 @@ Content-Type: text/html
 --- error_code: 413
 --- response_body
 custom
+
+
+
+=== TEST 30: a file name that ngx_utf8_decode() would take but is not UTF-8
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+Content-Disposition: attachment; filename*=UTF-8''a%C3%C3.wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name"}}
+
+
+
+=== TEST 31: an encoded surrogate in a file name
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+Content-Disposition: attachment; filename*=UTF-8''a%ED%A0%80.wav
+--- request
+POST /upload
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name"}}

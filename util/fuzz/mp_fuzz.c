@@ -132,7 +132,7 @@ fuzz_run(const unsigned char *boundary, size_t blen,
     mp.on_part_end = fuzz_end;
     mp.data = log;
     mp.headers = headers;
-    mp.headers_max = sizeof(headers);
+    mp.headers_max = sizeof(headers) - 1;
 
     log->mp = &mp;
 
