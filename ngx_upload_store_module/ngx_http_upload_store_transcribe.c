@@ -700,6 +700,7 @@ ngx_http_upload_store_stt_cleanup(void *data)
     ngx_http_request_t *r = data;
 
     json_t                       *meta;
+    ngx_pool_t                   *pool;
     ngx_http_upload_store_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
@@ -725,9 +726,24 @@ ngx_http_upload_store_stt_cleanup(void *data)
     ngx_str_set(&ctx->status, "failed");
     ngx_str_set(&ctx->stt_error, "client_closed");
 
+    /*
+     * the request's pool is being destroyed (r->pool is already NULL):
+     * the metadata is made in a pool of its own
+     */
+
+    pool = ngx_create_pool(4096, r->connection->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    r->pool = pool;
+
     if (ngx_http_upload_store_metadata_save(r, ctx, &meta) == NGX_OK) {
         json_decref(meta);
     }
+
+    r->pool = NULL;
+    ngx_destroy_pool(pool);
 }
 
 

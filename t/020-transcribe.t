@@ -605,3 +605,33 @@ invalid parameter "model=x"
 --- must_die
 --- error_log
 invalid JSON pointer "text=text"
+
+
+
+=== TEST 24: a client gone before the provider answers: the upload stays, failed
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/slow;
+    }
+--- user_files
+>>> slow
+{"text":"late"}
+--- request eval
+["POST /upload\n" . $::Audio, "POST /upload\n" . $::Audio]
+--- timeout: 1
+--- abort
+--- error_code eval
+[200, ""]
+--- store_files eval
+"acme/audio/DAY/ID.json like:\"status\":\"transcribed\"
+acme/audio/DAY/ID.json like:\"status\":\"failed\".*\"error\":\"client_closed\"
+acme/audio/DAY/upload_ID sha256:$::Sum
+acme/audio/DAY/upload_ID sha256:$::Sum"
+--- no_error_log
+[alert]

@@ -13,8 +13,8 @@ package UploadStore;
 # .tmp directory included, after the block's last request (an empty section
 # means "nothing at all"). DAY is today's (or yesterday's) UTC date, ID an
 # upload id, * any name characters. A line may add the file's size in
-# bytes, "sha256:HEX", "mode:0640", or "= body" (the file holds the
-# response body). "dir PATH mode:0750" checks a directory, which is
+# bytes, "sha256:HEX", "mode:0640", "like:REGEX" (no blanks in it), or
+# "= body" (the file holds the response body). "dir PATH mode:0750" checks a directory, which is
 # otherwise not listed.
 # The check waits up to 3 seconds for the store to settle, since nginx
 # cleans up after an aborted request asynchronously.
@@ -121,6 +121,11 @@ sub compare {
             } elsif ($e =~ /^sha256:([0-9a-f]{64})$/) {
                 my $sum = sha256_hex(slurp($full));
                 return "$file has sha256 $sum, not $1" if $sum ne $1;
+
+            } elsif ($e =~ /^like:(.+)$/) {
+                my $re = $1;
+                return "$file does not match $re"
+                    if slurp($full) !~ /$re/;
 
             } elsif ($e eq '= body') {
                 return "$file does not hold the response body"
