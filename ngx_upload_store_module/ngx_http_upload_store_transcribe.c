@@ -29,6 +29,7 @@ struct ngx_http_upload_store_stt_s {
     ngx_msec_t                      start;
     ngx_msec_t                      time;
     ngx_file_t                      file;        /* the stored audio */
+    off_t                           length;      /* of the body sent */
 
     unsigned                        too_big:1;
     unsigned                        done:1;
@@ -66,6 +67,9 @@ static ngx_int_t ngx_http_upload_store_stt_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_store_stt_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+
+
+static ngx_int_t ngx_http_upload_store_stt_length(ngx_http_request_t *r);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -160,7 +164,9 @@ ngx_http_upload_store_transcribe(ngx_http_request_t *r,
     sctx->stt = stt;
     ngx_http_set_ctx(sr, sctx, ngx_http_upload_store_module);
 
-    if (ngx_http_upload_store_stt_headers(sr, &ct, rb->rest) != NGX_OK) {
+    stt->length = rb->rest;
+
+    if (ngx_http_upload_store_stt_headers(sr, &ct, -1) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -812,9 +818,47 @@ ngx_http_upload_store_stt_time(ngx_http_upload_store_ctx_t *ctx)
 }
 
 
+/*
+ * The subrequest's Content-Length is set only once its location is
+ * found: nginx checks it against client_max_body_size then, and the
+ * provider's location has no reason to know how large uploads are. The
+ * proxy module reads it later, when it makes its request.
+ */
+
+static ngx_int_t
+ngx_http_upload_store_stt_length(ngx_http_request_t *r)
+{
+    ngx_http_upload_store_sr_ctx_t  *sctx;
+
+    if (r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    sctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+
+    if (sctx != NULL) {
+        r->headers_in.content_length_n = sctx->stt->length;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 ngx_int_t
 ngx_http_upload_store_init_stt_filters(ngx_conf_t *cf)
 {
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_upload_store_stt_length;
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_upload_store_stt_header_filter;
 

@@ -635,3 +635,25 @@ acme/audio/DAY/upload_ID sha256:$::Sum
 acme/audio/DAY/upload_ID sha256:$::Sum"
 --- no_error_log
 [alert]
+
+
+
+=== TEST 25: the provider's location needs no client_max_body_size for big uploads
+--- config
+    location = /upload {
+        client_max_body_size 20m;
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt text=/sha256;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/v1/audio/transcriptions;
+    }
+--- request eval
+"POST /upload\n" . ($::Audio x 40)
+--- error_code: 200
+--- response_body_like eval
+'"bytes":2000160,.*"text":"' . UploadStore::sha256($::Audio x 40) . '"'
+--- no_error_log
+[error]
