@@ -2,7 +2,8 @@
 #
 #   make                  build the module against Debian's nginx (nginx-dev)
 #   make NGINX_SRC=DIR    build against an nginx source tree (binary too)
-#   make run              install what is missing, build, run on 127.0.0.1
+#   make run              install what is missing, build, run nginx and the
+#                         local speech-to-text provider on 127.0.0.1
 #   make test             the whole Test::Nginx suite
 #   make test-valgrind    the suite with nginx under valgrind
 #   make style            80 columns, no tabs, no trailing spaces
@@ -22,6 +23,8 @@ DEB_TEST   := curl libtest-base-perl libtest-longstring-perl \
               libhttp-message-perl liburi-perl libipc-run-perl \
               libjson-pp-perl valgrind
 DEB_FUZZ   := clang libclang-rt-14-dev
+DEB_STT    := python3 sox pocketsphinx pocketsphinx-en-us \
+              pocketsphinx-testdata
 
 FUZZ_TIME  ?= 60
 FUZZ_SRCS  := util/fuzz/mp_fuzz.c ngx_upload_store_module/ngx_http_upload_store_mp.c
@@ -101,9 +104,10 @@ deps:
 	@$(TOP)/util/deps $(DEB_BUILD)
 
 deps-test:
-	@$(TOP)/util/deps $(DEB_TEST)
+	@$(TOP)/util/deps $(DEB_TEST) $(DEB_STT)
 
 run: build
+	@$(TOP)/util/deps $(DEB_STT) curl
 	$(TOP)/util/run $(NGINX) $(MODPATH)
 
 test: build deps-test
