@@ -32,6 +32,8 @@ static char *ngx_http_upload_store_transcribe_field(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_upload_store_transcribe_pass(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_upload_store_lexicon(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_upload_store_stt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -142,6 +144,13 @@ static ngx_command_t  ngx_http_upload_store_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_upload_store_loc_conf_t, transcribe_buffer),
+      NULL },
+
+    { ngx_string("upload_store_lexicon"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_upload_store_lexicon,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("upload_store_keep"),
@@ -474,6 +483,7 @@ ngx_http_upload_store_create_loc_conf(ngx_conf_t *cf)
     uslcf->transcribe = NGX_CONF_UNSET_PTR;
     uslcf->transcribe_fields = NGX_CONF_UNSET_PTR;
     uslcf->transcribe_pass = NGX_CONF_UNSET_PTR;
+    uslcf->lexicon = NGX_CONF_UNSET_PTR;
     uslcf->transcribe_buffer = NGX_CONF_UNSET_SIZE;
     uslcf->keep = NGX_CONF_UNSET;
 
@@ -542,6 +552,7 @@ ngx_http_upload_store_merge_loc_conf(ngx_conf_t *cf, void *parent,
                              NULL);
     ngx_conf_merge_size_value(conf->transcribe_buffer,
                               prev->transcribe_buffer, 1024 * 1024);
+    ngx_conf_merge_ptr_value(conf->lexicon, prev->lexicon, NULL);
     ngx_conf_merge_value(conf->keep, prev->keep, 1);
 
     if (conf->category == NGX_CONF_UNSET_PTR) {
@@ -1251,6 +1262,105 @@ ngx_http_upload_store_transcribe_pass(ngx_conf_t *cf, ngx_command_t *cmd,
 
         *name = value[i];
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * upload_store_lexicon FILE: a JSON object of whole-word replacements,
+ * {"open-ai": "OpenAI", "whisperr": "Whisper"}, read once, here
+ */
+
+static char *
+ngx_http_upload_store_lexicon(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_store_loc_conf_t  *uslcf = conf;
+
+    u_char                           *p;
+    json_t                           *root, *v;
+    size_t                            len;
+    ngx_str_t                        *value, name;
+    const char                       *key;
+    json_error_t                      err;
+    ngx_http_upload_store_lexicon_t  *lx;
+
+    if (uslcf->lexicon != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_strcmp(name.data, "off") == 0) {
+        uslcf->lexicon = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    root = json_load_file((char *) name.data, 0, &err);
+
+    if (root == NULL || !json_is_object(root)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid lexicon \"%V\": %s (line %d)", &name,
+                           root == NULL ? err.text : "not a JSON object",
+                           root == NULL ? err.line : 0);
+        json_decref(root);
+        return NGX_CONF_ERROR;
+    }
+
+    uslcf->lexicon = ngx_array_create(cf->pool, json_object_size(root) + 1,
+                                 sizeof(ngx_http_upload_store_lexicon_t));
+    if (uslcf->lexicon == NULL) {
+        json_decref(root);
+        return NGX_CONF_ERROR;
+    }
+
+    json_object_foreach(root, key, v) {
+
+        len = ngx_strlen(key);
+
+        for (p = (u_char *) key; *p; p++) {
+            if (*p <= ' ' || ngx_strchr(".,;:!?\"()[]{}", *p) != NULL) {
+                break;
+            }
+        }
+
+        if (len == 0 || *p != '\0' || !json_is_string(v)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid lexicon \"%V\": \"%s\" must be one "
+                               "word mapped to a string", &name, key);
+            json_decref(root);
+            return NGX_CONF_ERROR;
+        }
+
+        lx = ngx_array_push(uslcf->lexicon);
+        if (lx == NULL) {
+            json_decref(root);
+            return NGX_CONF_ERROR;
+        }
+
+        lx->word.len = len;
+        lx->word.data = ngx_pnalloc(cf->pool, len);
+        lx->replacement.len = json_string_length(v);
+        lx->replacement.data = ngx_pnalloc(cf->pool,
+                                           lx->replacement.len + 1);
+
+        if (lx->word.data == NULL || lx->replacement.data == NULL) {
+            json_decref(root);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_strlow(lx->word.data, (u_char *) key, len);
+        ngx_memcpy(lx->replacement.data, json_string_value(v),
+                   lx->replacement.len);
+    }
+
+    json_decref(root);
 
     return NGX_CONF_OK;
 }

@@ -40,6 +40,12 @@ typedef struct {
 } ngx_http_upload_store_stt_field_t;
 
 
+typedef struct {
+    ngx_str_t                       word;        /* lower-cased */
+    ngx_str_t                       replacement;
+} ngx_http_upload_store_lexicon_t;
+
+
 /* counters shared by all workers, in the store's zone */
 
 typedef struct {
@@ -101,6 +107,7 @@ typedef struct {
     ngx_array_t                    *transcribe_fields;
     ngx_array_t                    *transcribe_pass;  /* of ngx_str_t */
     size_t                          transcribe_buffer;
+    ngx_array_t                    *lexicon;     /* of ..._lexicon_t */
     ngx_flag_t                      keep;
 } ngx_http_upload_store_loc_conf_t;
 
@@ -120,7 +127,8 @@ typedef struct {
     ngx_http_upload_store_multipart_t  *multipart;
     ngx_http_upload_store_stt_t    *stt;
     ngx_str_t                       status;      /* empty: "stored" */
-    ngx_str_t                       stt_text;
+    ngx_str_t                       stt_text;    /* the provider's */
+    ngx_str_t                       stt_processed;  /* after the lexicon */
     ngx_str_t                       stt_error;
 
     EVP_MD_CTX                     *sha;

@@ -618,6 +618,10 @@ ngx_http_upload_store_meta_json(ngx_http_request_t *r,
         || (ctx->stt
             && (json_object_set_new(meta, "text",
                     ngx_http_upload_store_json_str(&ctx->stt_text))
+                || (ctx->stt_processed.data != NULL
+                    && json_object_set_new(meta, "processed_text",
+                           ngx_http_upload_store_json_str(
+                                                    &ctx->stt_processed)))
                 || json_object_set_new(meta, "provider_status",
                        json_integer((json_int_t)
                                     ngx_http_upload_store_stt_status(ctx)))

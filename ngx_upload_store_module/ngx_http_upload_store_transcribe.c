@@ -63,6 +63,10 @@ static ngx_int_t ngx_http_upload_store_stt_fail(ngx_http_request_t *r,
 static void ngx_http_upload_store_stt_cleanup(void *data);
 static json_t *ngx_http_upload_store_json_pointer(json_t *root,
     ngx_str_t *pointer);
+static ngx_int_t ngx_http_upload_store_lexicon_apply(ngx_http_request_t *r,
+    ngx_array_t *lexicon, ngx_str_t *text, ngx_str_t *out);
+static size_t ngx_http_upload_store_lexicon_run(ngx_array_t *lexicon,
+    ngx_str_t *text, u_char *d);
 static ngx_int_t ngx_http_upload_store_stt_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_store_stt_body_filter(ngx_http_request_t *r,
@@ -636,6 +640,21 @@ ngx_http_upload_store_stt_result(ngx_http_request_t *r,
     ngx_memcpy(ctx->stt_text.data, json_string_value(text),
                ctx->stt_text.len);
 
+    /* the lexicon: if it fails, the original text is the answer */
+
+    if (uslcf->lexicon != NULL
+        && ngx_http_upload_store_lexicon_apply(r, uslcf->lexicon,
+                                               &ctx->stt_text,
+                                               &ctx->stt_processed)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upload store: lexicon failed for customer \"%V\", "
+                      "id %*s", &ctx->customer,
+                      (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, ctx->id);
+        ngx_str_null(&ctx->stt_processed);
+    }
+
     ngx_str_set(&ctx->status, "transcribed");
 
     rc = ngx_http_upload_store_metadata_save(r, ctx, &meta);
@@ -651,7 +670,21 @@ ngx_http_upload_store_stt_result(ngx_http_request_t *r,
         ngx_http_upload_store_delete_audio(r, ctx);
     }
 
-    /* the answer: the provider's fields under the upload's */
+    /* the answer: "text" is the processed text, the provider's fields
+     * come under the upload's */
+
+    if (ctx->stt_processed.data != NULL
+        && (json_object_set_new(meta, "original_text",
+                    ngx_http_upload_store_json_str(&ctx->stt_text)) != 0
+            || json_object_set_new(meta, "text",
+                    ngx_http_upload_store_json_str(&ctx->stt_processed))
+               != 0
+            || json_object_del(meta, "processed_text") != 0))
+    {
+        json_decref(root);
+        json_decref(meta);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (json_object_update_missing(meta, root) != 0
         || ngx_http_upload_store_json_dump(r->pool, meta, &json) != NGX_OK)
@@ -750,6 +783,102 @@ ngx_http_upload_store_stt_cleanup(void *data)
 
     r->pool = NULL;
     ngx_destroy_pool(pool);
+}
+
+
+/*
+ * whole words, case-insensitively: a word is a run of letters, digits,
+ * "'", "-" and "_" (and of any byte of a UTF-8 sequence); *out is empty
+ * when nothing was replaced
+ */
+
+static ngx_int_t
+ngx_http_upload_store_lexicon_apply(ngx_http_request_t *r,
+    ngx_array_t *lexicon, ngx_str_t *text, ngx_str_t *out)
+{
+    size_t  size;
+
+    /* once to measure, once to write */
+
+    size = ngx_http_upload_store_lexicon_run(lexicon, text, NULL);
+
+    if (size == 0) {
+        ngx_str_null(out);
+        return NGX_OK;
+    }
+
+    out->data = ngx_pnalloc(r->pool, size);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->len = ngx_http_upload_store_lexicon_run(lexicon, text, out->data)
+               - 1;
+
+    return NGX_OK;
+}
+
+
+/* 1 + the length of the result, or 0 when no word is replaced */
+
+static size_t
+ngx_http_upload_store_lexicon_run(ngx_array_t *lexicon, ngx_str_t *text,
+    u_char *d)
+{
+    u_char                           *p, *last, *w;
+    size_t                            n, len;
+    ngx_uint_t                        i, changed;
+    ngx_http_upload_store_lexicon_t  *lx;
+
+    lx = lexicon->elts;
+    changed = 0;
+    len = 0;
+
+    p = text->data;
+    last = text->data + text->len;
+
+    while (p < last) {
+
+        w = p;
+
+        while (p < last
+               && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                   || (*p >= '0' && *p <= '9') || *p >= 0x80
+                   || *p == '\'' || *p == '-' || *p == '_'))
+        {
+            p++;
+        }
+
+        if (p == w) {
+            p++;
+            n = 1;
+
+        } else {
+            n = p - w;
+
+            for (i = 0; i < lexicon->nelts; i++) {
+                if (lx[i].word.len == n
+                    && ngx_strncasecmp(lx[i].word.data, w, n) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (i < lexicon->nelts) {
+                w = lx[i].replacement.data;
+                n = lx[i].replacement.len;
+                changed = 1;
+            }
+        }
+
+        if (d != NULL) {
+            d = ngx_cpymem(d, w, n);
+        }
+
+        len += n;
+    }
+
+    return changed ? len + 1 : 0;
 }
 
 

@@ -657,3 +657,88 @@ acme/audio/DAY/upload_ID sha256:$::Sum"
 '"bytes":2000160,.*"text":"' . UploadStore::sha256($::Audio x 40) . '"'
 --- no_error_log
 [error]
+
+
+
+=== TEST 26: a lexicon: whole words, any case; the original text kept
+--- user_files
+>>> lexicon.json
+{"hello": "Hi", "WORLD": "Earth", "an": "AN"}
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+        upload_store_lexicon ../html/lexicon.json;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/openai;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- response_body_like chomp
+"status":"transcribed","text":"Hi Earth",.*"original_text":"hello world"
+--- store_files eval
+"acme/audio/DAY/upload_ID sha256:$::Sum\n"
+. 'acme/audio/DAY/ID.json like:"text":"hello\sworld","processed_text":"Hi\sEarth"'
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: a lexicon that does not apply leaves no original_text
+--- user_files
+>>> lexicon.json
+{"hell": "heaven"}
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+        upload_store_lexicon ../html/lexicon.json;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/openai;
+    }
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- response_body_unlike
+original_text
+--- no_error_log
+[error]
+
+
+
+=== TEST 28: a lexicon that is not JSON refuses the configuration
+--- user_files
+>>> lexicon.json
+{"hello": 
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_lexicon ../html/lexicon.json;
+    }
+--- must_die
+--- error_log
+invalid lexicon
+
+
+
+=== TEST 29: a lexicon key of two words refuses the configuration
+--- user_files
+>>> lexicon.json
+{"open ai": "OpenAI"}
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_lexicon ../html/lexicon.json;
+    }
+--- must_die
+--- error_log
+"open ai" must be one word mapped to a string
