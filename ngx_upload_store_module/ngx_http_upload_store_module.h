@@ -167,6 +167,8 @@ ngx_int_t ngx_http_upload_store_set_type(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *value);
 ngx_int_t ngx_http_upload_store_set_filename(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, u_char *name, size_t len);
+ngx_table_elt_t *ngx_http_upload_store_header(ngx_list_t *headers,
+    char *name);
 ngx_int_t ngx_http_upload_store_utf8(u_char *p, size_t len,
     ngx_uint_t controls);
 ngx_int_t ngx_http_upload_store_error(ngx_http_request_t *r,

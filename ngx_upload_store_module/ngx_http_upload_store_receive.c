@@ -377,8 +377,6 @@ ngx_http_upload_store_raw(ngx_http_request_t *r,
     u_char                                  *v;
     ngx_int_t                                rc;
     ngx_str_t                                ct;
-    ngx_uint_t                               i;
-    ngx_list_part_t                         *part;
     ngx_table_elt_t                         *h;
     ngx_http_upload_store_mp_disposition_t   d;
 
@@ -393,31 +391,8 @@ ngx_http_upload_store_raw(ngx_http_request_t *r,
         return rc;
     }
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                h = NULL;
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Content-Disposition") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Disposition",
-                               h[i].key.len)
-               == 0)
-        {
-            h = &h[i];
-            break;
-        }
-    }
+    h = ngx_http_upload_store_header(&r->headers_in.headers,
+                                     "Content-Disposition");
 
     if (h != NULL) {
 
@@ -621,6 +596,41 @@ ngx_http_upload_store_set_filename(ngx_http_request_t *r,
     ngx_memcpy(ctx->filename.data, start, len);
 
     return NGX_OK;
+}
+
+
+/* the first header of that name in a list, or NULL */
+
+ngx_table_elt_t *
+ngx_http_upload_store_header(ngx_list_t *headers, char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &headers->part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
 }
 
 

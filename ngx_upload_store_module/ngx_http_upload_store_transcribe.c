@@ -1003,6 +1003,7 @@ ngx_http_upload_store_init_stt_filters(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_upload_store_stt_header_filter(ngx_http_request_t *r)
 {
+    ngx_table_elt_t                 *h;
     ngx_http_upload_store_stt_t     *stt;
     ngx_http_upload_store_sr_ctx_t  *sctx;
 
@@ -1019,34 +1020,12 @@ ngx_http_upload_store_stt_header_filter(ngx_http_request_t *r)
     stt = sctx->stt;
     stt->status = r->headers_out.status;
 
-    if (r->upstream != NULL && r->upstream->headers_in.headers.part.nelts) {
-        ngx_uint_t        i;
-        ngx_list_part_t  *part;
-        ngx_table_elt_t  *h;
+    if (r->upstream != NULL) {
+        h = ngx_http_upload_store_header(&r->upstream->headers_in.headers,
+                                         "Retry-After");
 
-        part = &r->upstream->headers_in.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].key.len == sizeof("Retry-After") - 1
-                && ngx_strncasecmp(h[i].key.data, (u_char *) "Retry-After",
-                                   h[i].key.len)
-                   == 0
-                && h[i].value.len <= 64)
-            {
-                stt->retry_after = h[i].value;
-            }
+        if (h != NULL && h->value.len <= 64) {
+            stt->retry_after = h->value;
         }
     }
 
