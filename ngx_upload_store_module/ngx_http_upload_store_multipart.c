@@ -316,12 +316,16 @@ ngx_http_upload_store_multipart_part(void *data,
         ct.data = part->content_type;
         ct.len = part->content_type_len;
 
-        rc = ngx_http_upload_store_set_type(r, ctx, &ct);
+        rc = NGX_OK;
 
-        if (rc == NGX_OK && part->disposition.has_filename) {
+        if (part->disposition.has_filename) {
             rc = ngx_http_upload_store_set_filename(r, ctx,
                                                 part->disposition.filename,
                                                 part->disposition.filename_len);
+        }
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_upload_store_set_type(r, ctx, &ct);
         }
 
         if (rc == NGX_OK

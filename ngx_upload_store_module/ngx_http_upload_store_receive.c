@@ -380,17 +380,6 @@ ngx_http_upload_store_raw(ngx_http_request_t *r,
     ngx_table_elt_t                         *h;
     ngx_http_upload_store_mp_disposition_t   d;
 
-    ngx_str_null(&ct);
-
-    if (r->headers_in.content_type != NULL) {
-        ct = r->headers_in.content_type->value;
-    }
-
-    rc = ngx_http_upload_store_set_type(r, ctx, &ct);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
     h = ngx_http_upload_store_header(&r->headers_in.headers,
                                      "Content-Disposition");
 
@@ -426,6 +415,17 @@ ngx_http_upload_store_raw(ngx_http_request_t *r,
                 return rc;
             }
         }
+    }
+
+    ngx_str_null(&ct);
+
+    if (r->headers_in.content_type != NULL) {
+        ct = r->headers_in.content_type->value;
+    }
+
+    rc = ngx_http_upload_store_set_type(r, ctx, &ct);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_upload_store_suffix(r->pool, &ctx->filename,
@@ -493,6 +493,20 @@ ngx_http_upload_store_set_type(ngx_http_request_t *r,
 
         ctx->content_type.len = ct.len;
         ngx_strlow(ctx->content_type.data, ct.data, ct.len);
+    }
+
+    /*
+     * no type, or the generic one (curl -F sends .wav files so): the file
+     * name's extension tells, when it is a known audio or video one
+     */
+
+    if (ctx->content_type.len == 0
+        || (ctx->content_type.len == sizeof("application/octet-stream") - 1
+            && ngx_strncmp(ctx->content_type.data, "application/octet-stream",
+                           ctx->content_type.len)
+               == 0))
+    {
+        ngx_http_upload_store_type_of(&ctx->filename, &ctx->content_type);
     }
 
     uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);

@@ -395,6 +395,42 @@ ngx_http_upload_store_suffix(ngx_pool_t *pool, ngx_str_t *filename,
 }
 
 
+/* the type of a known extension of the file name; left alone otherwise */
+
+void
+ngx_http_upload_store_type_of(ngx_str_t *filename, ngx_str_t *type)
+{
+    u_char                               *dot;
+    size_t                                len;
+    ngx_uint_t                            i;
+    ngx_http_upload_store_type_suffix_t  *ts;
+
+    for (dot = filename->data + filename->len; dot > filename->data; dot--)
+    {
+        if (dot[-1] == '.') {
+            break;
+        }
+    }
+
+    if (dot == filename->data) {
+        return;
+    }
+
+    len = filename->data + filename->len - dot;
+
+    ts = ngx_http_upload_store_suffixes;
+
+    for (i = 0; ts[i].type.len; i++) {
+        if (ts[i].suffix.len == len
+            && ngx_strncasecmp(ts[i].suffix.data, dot, len) == 0)
+        {
+            *type = ts[i].type;
+            return;
+        }
+    }
+}
+
+
 /*
  * NGX_OK, or the status to refuse the upload with (507) once the reason
  * is set in the request's JSON error

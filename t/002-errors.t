@@ -504,3 +504,19 @@ abc
 --- error_code: 400
 --- response_body
 {"error":{"status":400,"code":"filename_invalid","message":"invalid file name"}}
+
+
+
+=== TEST 32: a raw body without a type: the file name's extension tells
+--- more_headers
+X-Customer: acme
+Content-Disposition: attachment; filename="call.mp3"
+--- request
+POST /upload
+abc
+--- error_code: 201
+--- response_body_like chomp
+"filename":"call\.mp3","content_type":"audio/mpeg",
+--- store_files
+acme/audio/DAY/upload_ID.mp3 3
+acme/audio/DAY/ID.json = body

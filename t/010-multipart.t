@@ -581,3 +581,30 @@ ok
 --- store_files eval
 "acme/audio/DAY/upload_ID.wav sha256:" . UploadStore::sha256($::Audio x 3000) . "
 acme/audio/DAY/ID.json"
+
+
+
+=== TEST 31: curl -F sends a .wav as application/octet-stream: the name tells
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+"POST /upload\n" . ::form('XYZ', "\r\n", ::file_part('file', 'x.WAV',
+                          'application/octet-stream') => $::Audio)
+--- error_code: 201
+--- response_body_like chomp
+"filename":"x\.WAV","content_type":"audio/wav",.*"file":"upload_[0-9A-Z]{26}\.wav"
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:$::Sum
+acme/audio/DAY/ID.json = body"
+
+
+
+=== TEST 32: application/octet-stream with an unknown extension: 415
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+"POST /upload\n" . ::form('XYZ', "\r\n", ::file_part('file', 'x.bin',
+                          'application/octet-stream') => $::Audio)
+--- error_code: 415
+--- response_body
+{"error":{"status":415,"code":"type_not_allowed","message":"content type \"application/octet-stream\" is not allowed"}}
