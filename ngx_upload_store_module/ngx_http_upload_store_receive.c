@@ -209,12 +209,11 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    if (store->max_size
-        && (off_t) store->sh->bytes + ctx->bytes > store->max_size)
-    {
-        /* a chunked body: its size is known only now */
-        ngx_http_finalize_request(r,
-                    ngx_http_upload_store_check_space(r, store, ctx->bytes));
+    /* a chunked body: its size is known only now */
+
+    rc = ngx_http_upload_store_check_size(r, store, ctx->bytes);
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
         return;
     }
 

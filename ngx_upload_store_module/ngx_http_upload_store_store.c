@@ -431,6 +431,34 @@ ngx_http_upload_store_type_of(ngx_str_t *filename, ngx_str_t *type)
 }
 
 
+/* max_size: NGX_OK, or 507 with the reason set in the JSON error */
+
+ngx_int_t
+ngx_http_upload_store_check_size(ngx_http_request_t *r,
+    ngx_http_upload_store_t *store, off_t need)
+{
+    off_t  size;
+
+    if (store->max_size == 0) {
+        return NGX_OK;
+    }
+
+    size = (off_t) store->sh->bytes;
+
+    if (size + need <= store->max_size) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "upload store \"%V\" is full: %O of max_size %O "
+                  "bytes used, upload of %O bytes refused",
+                  &store->name, size, store->max_size, need);
+
+    return ngx_http_upload_store_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                       "store_full", "the store is full");
+}
+
+
 /*
  * NGX_OK, or the status to refuse the upload with (507) once the reason
  * is set in the request's JSON error
@@ -440,26 +468,16 @@ ngx_int_t
 ngx_http_upload_store_check_space(ngx_http_request_t *r,
     ngx_http_upload_store_t *store, off_t need)
 {
-    off_t  avail, size;
+    off_t      avail;
+    ngx_int_t  rc;
 
     if (need < 0) {
         need = 0;
     }
 
-    if (store->max_size) {
-        size = (off_t) store->sh->bytes;
-
-        if (size + need > store->max_size) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "upload store \"%V\" is full: %O of max_size %O "
-                          "bytes used, upload of %O bytes refused",
-                          &store->name, size, store->max_size, need);
-
-            return ngx_http_upload_store_error(r,
-                                        NGX_HTTP_INSUFFICIENT_STORAGE,
-                                        "store_full",
-                                        "the store is full");
-        }
+    rc = ngx_http_upload_store_check_size(r, store, need);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (store->avail_time != ngx_time()) {

@@ -21,6 +21,8 @@ ngx_int_t ngx_http_upload_store_suffix(ngx_pool_t *pool,
     ngx_str_t *filename, ngx_str_t *content_type, ngx_str_t *suffix);
 
 void ngx_http_upload_store_type_of(ngx_str_t *filename, ngx_str_t *type);
+ngx_int_t ngx_http_upload_store_check_size(ngx_http_request_t *r,
+    ngx_http_upload_store_t *store, off_t need);
 ngx_int_t ngx_http_upload_store_check_space(ngx_http_request_t *r,
     ngx_http_upload_store_t *store, off_t need);
 ngx_int_t ngx_http_upload_store_commit(ngx_http_request_t *r,

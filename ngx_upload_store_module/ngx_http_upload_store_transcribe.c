@@ -21,7 +21,6 @@
 
 
 struct ngx_http_upload_store_stt_s {
-    ngx_http_request_t             *sr;
     ngx_uint_t                      status;      /* the provider's */
     ngx_str_t                       retry_after;
     ngx_buf_t                      *body;        /* its answer */
@@ -158,7 +157,6 @@ ngx_http_upload_store_transcribe(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    stt->sr = sr;
     stt->start = ngx_current_msec;
 
     sr->method = NGX_HTTP_POST;
