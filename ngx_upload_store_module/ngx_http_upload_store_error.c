@@ -95,6 +95,30 @@ ngx_http_upload_store_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* 405, with the methods that are allowed, "GET, HEAD" */
+
+ngx_int_t
+ngx_http_upload_store_not_allowed(ngx_http_request_t *r, char *methods)
+{
+    ngx_table_elt_t  *allow;
+
+    allow = ngx_list_push(&r->headers_out.headers);
+    if (allow == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    allow->hash = 1;
+    ngx_str_set(&allow->key, "Allow");
+    allow->value.data = (u_char *) methods;
+    allow->value.len = ngx_strlen(methods);
+
+    return ngx_http_upload_store_error(r, NGX_HTTP_NOT_ALLOWED,
+                                       "method_not_allowed",
+                                       "method %V is not allowed, use %s",
+                                       &r->method_name, methods);
+}
+
+
 ngx_int_t
 ngx_http_upload_store_init_filters(ngx_conf_t *cf)
 {
@@ -121,7 +145,9 @@ ngx_http_upload_store_header_filter(ngx_http_request_t *r)
 
     uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
 
-    if (uslcf->receive == NULL || uslcf->receive->data == NULL) {
+    if (uslcf->receive == NULL && uslcf->files == NULL
+        && uslcf->admin == NULL)
+    {
         return ngx_http_next_header_filter(r);
     }
 
@@ -134,8 +160,10 @@ ngx_http_upload_store_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    store = uslcf->receive->data;
-    (void) ngx_atomic_fetch_add(&store->sh->rejected, 1);
+    if (uslcf->receive != NULL) {
+        store = uslcf->receive->data;
+        ngx_http_upload_store_count_status(store, r->headers_out.status);
+    }
 
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;

@@ -20,8 +20,12 @@ static char *ngx_http_upload_store_access(ngx_conf_t *cf, ngx_str_t *value,
     ngx_uint_t *access);
 static char *ngx_http_upload_store_receive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_upload_store_endpoint(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_upload_store_types(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_upload_store_init_process(ngx_cycle_t *cycle);
+static void ngx_http_upload_store_exit_process(ngx_cycle_t *cycle);
 static char *ngx_http_upload_store_prefix_check(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_http_upload_store_form_limits(ngx_conf_t *cf,
@@ -75,6 +79,20 @@ static ngx_command_t  ngx_http_upload_store_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("upload_store_files"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_upload_store_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_store_loc_conf_t, files),
+      ngx_http_upload_store_files_handler },
+
+    { ngx_string("upload_store_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_upload_store_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_store_loc_conf_t, admin),
+      ngx_http_upload_store_admin_handler },
 
     { ngx_string("upload_store_customer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -193,10 +211,10 @@ ngx_module_t  ngx_http_upload_store_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_upload_store_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_upload_store_exit_process,    /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -444,7 +462,10 @@ ngx_http_upload_store_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&usmcf->receivers, cf->pool, 4,
                        sizeof(ngx_http_upload_store_loc_conf_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&usmcf->endpoints, cf->pool, 4,
+                          sizeof(ngx_http_upload_store_loc_conf_t *))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -525,6 +546,16 @@ ngx_http_upload_store_merge_loc_conf(ngx_conf_t *cf, void *parent,
         }
 
         *p = conf;
+    }
+
+    if (clcf->noname) {
+        if (conf->files == NULL) {
+            conf->files = prev->files;
+        }
+
+        if (conf->admin == NULL) {
+            conf->admin = prev->admin;
+        }
     }
 
     ngx_conf_merge_ptr_value(conf->customer, prev->customer, NULL);
@@ -901,6 +932,56 @@ ngx_http_upload_store_receive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     *p = uslcf;
+
+    return NGX_CONF_OK;
+}
+
+
+/* upload_store_files ZONE, upload_store_admin ZONE */
+
+static char *
+ngx_http_upload_store_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t                           *value;
+    ngx_shm_zone_t                     **zone;
+    ngx_http_core_loc_conf_t            *clcf;
+    ngx_http_upload_store_loc_conf_t   **e;
+    ngx_http_upload_store_main_conf_t   *usmcf;
+
+    zone = (ngx_shm_zone_t **) (p + cmd->offset);
+
+    if (*zone != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    *zone = ngx_shared_memory_add(cf, &value[1], 0,
+                                  &ngx_http_upload_store_module);
+    if (*zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != NULL) {
+        return "conflicts with another content handler in this location";
+    }
+
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
+
+    usmcf = ngx_http_conf_get_module_main_conf(cf,
+                                               ngx_http_upload_store_module);
+
+    e = ngx_array_push(&usmcf->endpoints);
+    if (e == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *e = conf;
 
     return NGX_CONF_OK;
 }
@@ -1370,8 +1451,9 @@ static ngx_int_t
 ngx_http_upload_store_init(ngx_conf_t *cf)
 {
     ngx_uint_t                           i;
+    ngx_shm_zone_t                      *zone;
     ngx_http_upload_store_t             *store;
-    ngx_http_upload_store_loc_conf_t   **receivers, *uslcf;
+    ngx_http_upload_store_loc_conf_t   **receivers, **endpoints, *uslcf;
     ngx_http_upload_store_main_conf_t   *usmcf;
 
     usmcf = ngx_http_conf_get_module_main_conf(cf,
@@ -1405,6 +1487,29 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
         uslcf->clcf->client_body_temp_path = store->temp_path;
     }
 
+    endpoints = usmcf->endpoints.elts;
+
+    for (i = 0; i < usmcf->endpoints.nelts; i++) {
+        uslcf = endpoints[i];
+
+        zone = uslcf->files ? uslcf->files : uslcf->admin;
+
+        if (zone->data == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"upload_store_%s\" names unknown zone "
+                          "\"%V\", define it with \"upload_store_path\"",
+                          uslcf->files ? "files" : "admin", &zone->shm.name);
+            return NGX_ERROR;
+        }
+
+        if (uslcf->files && uslcf->customer == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"upload_store_files %V\" needs "
+                          "\"upload_store_customer\"", &zone->shm.name);
+            return NGX_ERROR;
+        }
+    }
+
     if (ngx_http_upload_store_init_body_filter(cf) != NGX_OK
         || ngx_http_upload_store_init_filters(cf) != NGX_OK)
     {
@@ -1412,4 +1517,18 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
     }
 
     return ngx_http_upload_store_init_stt_filters(cf);
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_http_upload_store_cleanup_init(cycle);
+}
+
+
+static void
+ngx_http_upload_store_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_upload_store_cleanup_exit(cycle);
 }

@@ -31,7 +31,6 @@ ngx_int_t
 ngx_http_upload_store_handler(ngx_http_request_t *r)
 {
     ngx_int_t                          rc;
-    ngx_table_elt_t                   *allow;
     ngx_http_upload_store_t           *store;
     ngx_http_upload_store_ctx_t       *ctx;
     ngx_http_upload_store_loc_conf_t  *uslcf;
@@ -46,21 +45,7 @@ ngx_http_upload_store_handler(ngx_http_request_t *r)
     store = uslcf->receive->data;
 
     if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_PUT))) {
-
-        allow = ngx_list_push(&r->headers_out.headers);
-        if (allow == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        allow->hash = 1;
-        ngx_str_set(&allow->key, "Allow");
-        ngx_str_set(&allow->value, "POST, PUT");
-
-        return ngx_http_upload_store_error(r, NGX_HTTP_NOT_ALLOWED,
-                                           "method_not_allowed",
-                                           "method %V is not allowed, "
-                                           "use POST or PUT",
-                                           &r->method_name);
+        return ngx_http_upload_store_not_allowed(r, "POST, PUT");
     }
 
     ctx = ngx_http_upload_store_get_ctx(r);
@@ -333,14 +318,26 @@ ngx_int_t
 ngx_http_upload_store_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *json)
 {
+    static ngx_str_t  type = ngx_string("application/json");
+
+    return ngx_http_upload_store_send(r, status, &type, json);
+}
+
+
+/* an answer from memory */
+
+ngx_int_t
+ngx_http_upload_store_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_str_t *body)
+{
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
     r->headers_out.status = status;
-    r->headers_out.content_length_n = json->len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_length_n = body->len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
     r->headers_out.content_type_lowcase = NULL;
 
     rc = ngx_http_send_header(r);
@@ -349,13 +346,17 @@ ngx_http_upload_store_send_json(ngx_http_request_t *r, ngx_uint_t status,
         return rc;
     }
 
+    if (body->len == 0) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    b->pos = json->data;
-    b->last = json->data + json->len;
+    b->pos = body->data;
+    b->last = body->data + body->len;
     b->memory = 1;
     b->last_buf = 1;
     b->last_in_chain = 1;

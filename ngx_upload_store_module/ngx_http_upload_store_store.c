@@ -22,6 +22,8 @@ typedef struct {
 typedef struct {
     off_t                           bytes;
     ngx_uint_t                      files;
+    ngx_uint_t                      customers;
+    size_t                          root;        /* the root's length */
 } ngx_http_upload_store_walk_t;
 
 
@@ -35,6 +37,8 @@ static ngx_int_t ngx_http_upload_store_walk_noop(ngx_tree_ctx_t *ctx,
     ngx_str_t *path);
 static ngx_int_t ngx_http_upload_store_write_file(ngx_str_t *name,
     ngx_str_t *data, ngx_uint_t access, ngx_log_t *log);
+static void ngx_http_upload_store_customer_dir(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
 static void ngx_http_upload_store_keep_temp(ngx_http_request_t *r,
     ngx_fd_t fd);
 static ngx_int_t ngx_http_upload_store_meta_temp(ngx_http_request_t *r,
@@ -117,6 +121,8 @@ ngx_http_upload_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     walk.bytes = 0;
     walk.files = 0;
+    walk.customers = 0;
+    walk.root = store->root.len;
 
     tree.init_handler = NULL;
     tree.file_handler = ngx_http_upload_store_walk_file;
@@ -135,6 +141,7 @@ ngx_http_upload_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     store->sh->bytes = walk.bytes;
     store->sh->files = walk.files;
+    store->sh->customers = walk.customers;
 
     return NGX_OK;
 }
@@ -160,6 +167,8 @@ ngx_http_upload_store_walk_file(ngx_tree_ctx_t *ctx, ngx_str_t *path)
 static ngx_int_t
 ngx_http_upload_store_walk_dir(ngx_tree_ctx_t *ctx, ngx_str_t *path)
 {
+    ngx_http_upload_store_walk_t  *walk = ctx->data;
+
     size_t  len;
 
     /* bodies in flight are not stored yet */
@@ -170,6 +179,16 @@ ngx_http_upload_store_walk_dir(ngx_tree_ctx_t *ctx, ngx_str_t *path)
         && ngx_strncmp(path->data + path->len - len, "/.tmp", len) == 0)
     {
         return NGX_DECLINED;
+    }
+
+    /* {root}/{customer} */
+
+    if (path->len > walk->root + 1
+        && ngx_strlchr(path->data + walk->root + 1, path->data + path->len,
+                       '/')
+           == NULL)
+    {
+        walk->customers++;
     }
 
     return NGX_OK;
@@ -256,6 +275,42 @@ ngx_http_upload_store_make_id(u_char *id, ngx_msec_t ms, ngx_log_t *log)
 
         id[i] = ngx_http_upload_store_base32[x & 31];
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * an id as make_id() writes them: 26 characters of Crockford's base32,
+ * upper case, 128 bits; *sec is the second it was made in
+ */
+
+ngx_int_t
+ngx_http_upload_store_parse_id(u_char *id, size_t len, time_t *sec)
+{
+    u_char      *c;
+    uint64_t     ms;
+    ngx_uint_t   i;
+
+    if (len != NGX_HTTP_UPLOAD_STORE_ID_LEN || id[0] > '7') {
+        return NGX_ERROR;
+    }
+
+    ms = 0;
+
+    for (i = 0; i < NGX_HTTP_UPLOAD_STORE_ID_LEN; i++) {
+        c = ngx_strlchr(ngx_http_upload_store_base32,
+                        ngx_http_upload_store_base32 + 32, id[i]);
+        if (c == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (i < 10) {
+            ms = ms << 5 | (c - ngx_http_upload_store_base32);
+        }
+    }
+
+    *sec = (time_t) (ms / 1000);
 
     return NGX_OK;
 }
@@ -563,6 +618,10 @@ ngx_http_upload_store_metadata_save(ngx_http_request_t *r,
         goto failed;
     }
 
+    (void) ngx_atomic_fetch_add(&ctx->store->sh->bytes,
+                                (off_t) json.len - ctx->meta_bytes);
+    ctx->meta_bytes = json.len;
+
     return NGX_OK;
 
 failed:
@@ -750,6 +809,7 @@ ngx_http_upload_store_commit(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *temp, ngx_str_t *json)
 {
     ngx_err_t                 err;
+    ngx_uint_t                n;
     ngx_str_t                 meta_temp;
     ngx_http_upload_store_t  *store;
     ngx_ext_rename_file_t     ext;
@@ -775,10 +835,17 @@ ngx_http_upload_store_commit(ngx_http_request_t *r,
     ext.delete_file = 0;
     ext.log = r->connection->log;
 
-    if (ngx_ext_rename_file(temp, &ctx->path, &ext) != NGX_OK) {
+    ngx_http_upload_store_customer_dir(r, ctx);
+
+    /* a cleanup run may remove the directories just made: made again */
+
+    for (n = 0; ngx_ext_rename_file(temp, &ctx->path, &ext) != NGX_OK; n++) {
         err = ngx_errno;
-        (void) ngx_delete_file(meta_temp.data);
-        goto failed;
+
+        if (err != NGX_ENOENT || n == 2) {
+            (void) ngx_delete_file(meta_temp.data);
+            goto failed;
+        }
     }
 
     ngx_http_upload_store_keep_temp(r, r->request_body->temp_file->file.fd);
@@ -808,6 +875,8 @@ ngx_http_upload_store_commit(ngx_http_request_t *r,
     (void) ngx_atomic_fetch_add(&store->sh->bytes,
                                 ctx->bytes + (off_t) json->len);
     (void) ngx_atomic_fetch_add(&store->sh->files, 1);
+
+    ctx->meta_bytes = json->len;
 
     store->avail -= ctx->bytes + (off_t) json->len;
 
@@ -909,4 +978,31 @@ ngx_http_upload_store_keep_temp(ngx_http_request_t *r, ngx_fd_t fd)
             }
         }
     }
+}
+
+
+/* the worker that makes a customer's directory counts the customer */
+
+static void
+ngx_http_upload_store_customer_dir(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    u_char                   *p, c;
+    ngx_http_upload_store_t  *store;
+
+    store = ctx->store;
+
+    p = ctx->path.data + store->root.len + 1 + ctx->customer.len;
+    c = *p;
+    *p = '\0';
+
+    if (ngx_create_dir(ctx->path.data, ngx_dir_access(store->access))
+        != NGX_FILE_ERROR)
+    {
+        (void) ngx_atomic_fetch_add(&store->sh->customers, 1);
+    }
+
+    /* EEXIST, or an error that the rename will meet and report */
+
+    *p = c;
 }

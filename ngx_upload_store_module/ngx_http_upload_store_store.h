@@ -17,6 +17,8 @@ ngx_int_t ngx_http_upload_store_init_zone(ngx_shm_zone_t *shm_zone,
 ngx_int_t ngx_http_upload_store_valid_name(ngx_str_t *name);
 ngx_int_t ngx_http_upload_store_make_id(u_char *id, ngx_msec_t ms,
     ngx_log_t *log);
+ngx_int_t ngx_http_upload_store_parse_id(u_char *id, size_t len,
+    time_t *sec);
 ngx_int_t ngx_http_upload_store_suffix(ngx_pool_t *pool,
     ngx_str_t *filename, ngx_str_t *content_type, ngx_str_t *suffix);
 

@@ -663,6 +663,7 @@ ngx_http_upload_store_stt_result(ngx_http_request_t *r,
     }
 
     stt->finished = 1;
+    ngx_http_upload_store_count_stt(ctx);
 
     if (!uslcf->keep) {
         ngx_http_upload_store_delete_audio(r, ctx);
@@ -724,6 +725,7 @@ ngx_http_upload_store_stt_fail(ngx_http_request_t *r,
     }
 
     ctx->stt->finished = 1;
+    ngx_http_upload_store_count_stt(ctx);
 
     return ngx_http_upload_store_error(r, status, code, "%s", message);
 }
@@ -762,6 +764,8 @@ ngx_http_upload_store_stt_cleanup(void *data)
 
     ngx_str_set(&ctx->status, "failed");
     ngx_str_set(&ctx->stt_error, "client_closed");
+
+    ngx_http_upload_store_count_stt(ctx);
 
     /*
      * the request's pool is being destroyed (r->pool is already NULL):

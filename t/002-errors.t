@@ -210,7 +210,7 @@ GET /upload
 Allow: POST, PUT
 Content-Type: application/json
 --- response_body
-{"error":{"status":405,"code":"method_not_allowed","message":"method GET is not allowed, use POST or PUT"}}
+{"error":{"status":405,"code":"method_not_allowed","message":"method GET is not allowed, use POST, PUT"}}
 
 
 
@@ -223,7 +223,7 @@ DELETE /upload
 --- response_headers
 Allow: POST, PUT
 --- response_body
-{"error":{"status":405,"code":"method_not_allowed","message":"method DELETE is not allowed, use POST or PUT"}}
+{"error":{"status":405,"code":"method_not_allowed","message":"method DELETE is not allowed, use POST, PUT"}}
 
 
 

@@ -1,0 +1,801 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#include "ngx_http_upload_store_module.h"
+#include "ngx_http_upload_store_store.h"
+
+#include <dirent.h>
+
+
+/*
+ * Retention: every worker has a timer per store; the worker that takes the
+ * store's owner record in the shared zone sweeps it, a slice at a time, so
+ * that the event loop is never held for long.  The walk keeps its own stack
+ * of open directories between slices (ngx_walk_tree() cannot stop and go
+ * on), descends with openat(O_NOFOLLOW) only, and knows the layout:
+ *
+ *     {root}/{customer}/{category}/{day}/files     older than retention
+ *     {root}/.tmp/files                            orphans, older than 1h
+ *
+ * Emptied day, category and customer directories are removed with
+ * rmdir(), which fails harmlessly when an upload has just arrived.
+ */
+
+
+#define NGX_HTTP_UPLOAD_STORE_ROOT      0
+#define NGX_HTTP_UPLOAD_STORE_CUSTOMER  1
+#define NGX_HTTP_UPLOAD_STORE_CATEGORY  2
+#define NGX_HTTP_UPLOAD_STORE_DAY       3
+#define NGX_HTTP_UPLOAD_STORE_TEMP      4
+
+#define NGX_HTTP_UPLOAD_STORE_LEVELS    4
+
+/* one slice: at most this many entries, or this many ms */
+#define NGX_HTTP_UPLOAD_STORE_SLICE_FILES  1000
+#define NGX_HTTP_UPLOAD_STORE_SLICE_MSEC   5
+
+/* a body temp file this old belongs to no request */
+#define NGX_HTTP_UPLOAD_STORE_ORPHAN_AGE   3600
+
+/*
+ * between runs each worker looks at the owner record once a second (runs
+ * are "interval" apart): a forced run or a dead owner is noticed soon
+ */
+#define NGX_HTTP_UPLOAD_STORE_IDLE         1000
+
+/* an owner that has not been heard of for this long is dead */
+#define NGX_HTTP_UPLOAD_STORE_OWNER_STALE  10
+
+
+typedef struct {
+    DIR                            *dir;
+    ngx_uint_t                      kind;
+    size_t                          len;
+    u_char                          name[NGX_HTTP_UPLOAD_STORE_FNAME_MAX + 1];
+} ngx_http_upload_store_level_t;
+
+
+typedef struct {
+    ngx_http_upload_store_t        *store;
+    ngx_event_t                     event;
+    ngx_connection_t                dummy;
+    ngx_log_t                      *log;
+
+    ngx_uint_t                      depth;       /* 0: no run */
+    ngx_http_upload_store_level_t   level[NGX_HTTP_UPLOAD_STORE_LEVELS];
+
+    ngx_http_upload_store_run_t     run;
+    ngx_msec_t                      started;     /* ngx_current_msec */
+} ngx_http_upload_store_cleanup_t;
+
+
+static void ngx_http_upload_store_cleanup_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_upload_store_cleanup_start(
+    ngx_http_upload_store_cleanup_t *cl);
+static ngx_int_t ngx_http_upload_store_cleanup_slice(
+    ngx_http_upload_store_cleanup_t *cl);
+static void ngx_http_upload_store_cleanup_entry(
+    ngx_http_upload_store_cleanup_t *cl, ngx_http_upload_store_level_t *lv,
+    u_char *name, size_t len);
+static ngx_int_t ngx_http_upload_store_cleanup_push(
+    ngx_http_upload_store_cleanup_t *cl, ngx_http_upload_store_level_t *lv,
+    u_char *name, size_t len, ngx_uint_t kind);
+static void ngx_http_upload_store_cleanup_pop(
+    ngx_http_upload_store_cleanup_t *cl);
+static void ngx_http_upload_store_cleanup_finish(
+    ngx_http_upload_store_cleanup_t *cl);
+static void ngx_http_upload_store_cleanup_close(
+    ngx_http_upload_store_cleanup_t *cl);
+static void ngx_http_upload_store_cleanup_failed(
+    ngx_http_upload_store_cleanup_t *cl, ngx_err_t err, char *op,
+    u_char *name, size_t len);
+static void ngx_http_upload_store_cleanup_arm(
+    ngx_http_upload_store_cleanup_t *cl, ngx_msec_t delay);
+
+
+/* in each worker (or the single process): one timer per store */
+
+ngx_int_t
+ngx_http_upload_store_cleanup_init(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                        i;
+    ngx_list_part_t                  *part;
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_upload_store_t          *store;
+    ngx_http_upload_store_cleanup_t  *cl;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    part = &cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag != &ngx_http_upload_store_module
+            || shm_zone[i].data == NULL)
+        {
+            continue;
+        }
+
+        store = shm_zone[i].data;
+
+        cl = ngx_pcalloc(cycle->pool, sizeof(ngx_http_upload_store_cleanup_t));
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        cl->store = store;
+        cl->log = cycle->log;
+
+        cl->dummy.fd = (ngx_socket_t) -1;
+        cl->dummy.data = cl;
+
+        cl->event.handler = ngx_http_upload_store_cleanup_handler;
+        cl->event.data = &cl->dummy;
+        cl->event.log = cycle->log;
+        cl->event.cancelable = 1;
+
+        store->cleanup = cl;
+
+        /* workers started together do not all look at once */
+
+        ngx_http_upload_store_cleanup_arm(cl, 100 + ngx_random() % 400);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the worker leaves: a run it had started is given up for another one */
+
+void
+ngx_http_upload_store_cleanup_exit(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                        i;
+    ngx_list_part_t                  *part;
+    ngx_shm_zone_t                   *shm_zone;
+    ngx_http_upload_store_t          *store;
+    ngx_http_upload_store_cleanup_t  *cl;
+
+    part = &cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag != &ngx_http_upload_store_module
+            || shm_zone[i].data == NULL)
+        {
+            continue;
+        }
+
+        store = shm_zone[i].data;
+        cl = store->cleanup;
+
+        if (cl != NULL) {
+            ngx_http_upload_store_cleanup_close(cl);
+        }
+    }
+}
+
+
+/*
+ * the admin endpoint wants a run now: the number of the run to wait for,
+ * one that starts after this call
+ */
+
+ngx_int_t
+ngx_http_upload_store_cleanup_now(ngx_http_upload_store_t *store)
+{
+    ngx_atomic_uint_t                 seq;
+    ngx_http_upload_store_cleanup_t  *cl;
+
+    seq = store->sh->seq + 1;
+
+    store->sh->force = 1;
+
+    cl = store->cleanup;
+
+    if (cl != NULL && cl->depth == 0 && !ngx_exiting) {
+        ngx_http_upload_store_cleanup_arm(cl, 1);
+    }
+
+    return (ngx_int_t) seq;
+}
+
+
+static void
+ngx_http_upload_store_cleanup_handler(ngx_event_t *ev)
+{
+    ngx_connection_t                 *c;
+    ngx_http_upload_store_t          *store;
+    ngx_http_upload_store_cleanup_t  *cl;
+
+    c = ev->data;
+    cl = c->data;
+    store = cl->store;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_upload_store_cleanup_close(cl);
+        return;
+    }
+
+    if (cl->depth == 0) {
+        if (ngx_http_upload_store_cleanup_start(cl) != NGX_OK) {
+            ngx_http_upload_store_cleanup_arm(cl,
+                                              NGX_HTTP_UPLOAD_STORE_IDLE);
+            return;
+        }
+
+    } else if (store->sh->owner != (ngx_atomic_uint_t) ngx_pid) {
+
+        /* this worker was thought dead and its run was taken over */
+
+        ngx_log_error(NGX_LOG_WARN, cl->log, 0,
+                      "upload store \"%V\": cleanup run %uA given up, "
+                      "taken over by worker %uA", &store->name,
+                      cl->run.seq, store->sh->owner);
+
+        ngx_http_upload_store_cleanup_close(cl);
+        ngx_http_upload_store_cleanup_arm(cl, 1000);
+        return;
+    }
+
+    store->sh->heartbeat = ngx_time();
+
+    if (ngx_http_upload_store_cleanup_slice(cl) == NGX_AGAIN) {
+        /* the events that came meanwhile go first */
+        ngx_http_upload_store_cleanup_arm(cl, 1);
+        return;
+    }
+
+    ngx_http_upload_store_cleanup_finish(cl);
+    ngx_http_upload_store_cleanup_arm(cl, NGX_HTTP_UPLOAD_STORE_IDLE);
+}
+
+
+/* NGX_OK: this worker owns the store and starts a run */
+
+static ngx_int_t
+ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *cl)
+{
+    int                          fd;
+    time_t                       now;
+    ngx_err_t                    err;
+    ngx_time_t                  *tp;
+    ngx_atomic_uint_t            owner;
+    ngx_http_upload_store_t     *store;
+    ngx_http_upload_store_sh_t  *sh;
+
+    store = cl->store;
+    sh = store->sh;
+    now = ngx_time();
+
+    if (!sh->force && now < (time_t) sh->next_run) {
+        return NGX_DECLINED;
+    }
+
+    owner = sh->owner;
+
+    if (owner != 0 && owner != (ngx_atomic_uint_t) ngx_pid) {
+
+        if (now - (time_t) sh->heartbeat < NGX_HTTP_UPLOAD_STORE_OWNER_STALE
+            && (kill((ngx_pid_t) owner, 0) == 0 || ngx_errno != ESRCH))
+        {
+            return NGX_DECLINED;
+        }
+
+        if (!ngx_atomic_cmp_set(&sh->owner, owner, ngx_pid)) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, cl->log, 0,
+                      "upload store \"%V\": cleanup taken over from "
+                      "worker %uA, gone", &store->name, owner);
+
+    } else if (owner == 0 && !ngx_atomic_cmp_set(&sh->owner, 0, ngx_pid)) {
+        return NGX_DECLINED;
+    }
+
+    /* another worker may have just finished a run */
+
+    if (!sh->force && now < (time_t) sh->next_run) {
+        sh->owner = 0;
+        return NGX_DECLINED;
+    }
+
+    sh->force = 0;
+    sh->next_run = now + store->interval;
+    sh->heartbeat = now;
+
+    ngx_memzero(&cl->run, sizeof(ngx_http_upload_store_run_t));
+
+    cl->run.seq = ngx_atomic_fetch_add(&sh->seq, 1) + 1;
+    cl->run.pid = ngx_pid;
+    tp = ngx_timeofday();
+    cl->run.start = (ngx_atomic_uint_t) tp->sec * 1000 + tp->msec;
+    cl->started = ngx_current_msec;
+
+    /* the root may be a symlink the operator made: it is followed */
+
+    fd = open((char *) store->root.data, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+
+    if (fd != -1) {
+        cl->level[0].dir = fdopendir(fd);
+
+        if (cl->level[0].dir == NULL) {
+            err = ngx_errno;
+            (void) close(fd);
+            ngx_set_errno(err);
+        }
+    }
+
+    if (fd == -1 || cl->level[0].dir == NULL) {
+        ngx_http_upload_store_cleanup_failed(cl, ngx_errno, "opendir()",
+                                             NULL, 0);
+        cl->depth = 0;
+        return NGX_OK;
+    }
+
+    cl->level[0].kind = NGX_HTTP_UPLOAD_STORE_ROOT;
+    cl->level[0].len = 0;
+    cl->depth = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cl->log, 0,
+                   "upload store \"%V\": cleanup run %uA", &store->name,
+                   cl->run.seq);
+
+    return NGX_OK;
+}
+
+
+/* NGX_AGAIN: the slice's budget is spent, NGX_OK: the run is done */
+
+static ngx_int_t
+ngx_http_upload_store_cleanup_slice(ngx_http_upload_store_cleanup_t *cl)
+{
+    size_t                          len;
+    ngx_err_t                       err;
+    ngx_uint_t                      n;
+    ngx_msec_t                      start, elapsed;
+    struct dirent                  *de;
+    ngx_http_upload_store_level_t  *lv;
+
+    ngx_time_update();
+    start = ngx_current_msec;
+
+    for (n = 1; cl->depth > 0; n++) {
+
+        if (n % 32 == 0) {
+            ngx_time_update();
+
+            if (n >= NGX_HTTP_UPLOAD_STORE_SLICE_FILES
+                || ngx_current_msec - start >= NGX_HTTP_UPLOAD_STORE_SLICE_MSEC)
+            {
+                break;
+            }
+        }
+
+        lv = &cl->level[cl->depth - 1];
+
+        ngx_set_errno(0);
+        de = readdir(lv->dir);
+
+        if (de == NULL) {
+            err = ngx_errno;
+
+            if (err != 0) {
+                ngx_http_upload_store_cleanup_failed(cl, err, "readdir()",
+                                                     NULL, 0);
+            }
+
+            ngx_http_upload_store_cleanup_pop(cl);
+            continue;
+        }
+
+        len = ngx_strlen(de->d_name);
+
+        if (de->d_name[0] == '.'
+            && (len == 1 || (len == 2 && de->d_name[1] == '.')))
+        {
+            continue;
+        }
+
+        cl->run.scanned++;
+
+        ngx_http_upload_store_cleanup_entry(cl, lv, (u_char *) de->d_name,
+                                            len);
+    }
+
+    ngx_time_update();
+    elapsed = ngx_current_msec - start;
+
+    if (elapsed > cl->run.slice) {
+        cl->run.slice = elapsed;
+    }
+
+    return cl->depth ? NGX_AGAIN : NGX_OK;
+}
+
+
+static void
+ngx_http_upload_store_cleanup_entry(ngx_http_upload_store_cleanup_t *cl,
+    ngx_http_upload_store_level_t *lv, u_char *name, size_t len)
+{
+    int                       fd;
+    time_t                    age;
+    ngx_str_t                 s;
+    ngx_err_t                 err;
+    struct stat               st;
+    ngx_http_upload_store_t  *store;
+
+    store = cl->store;
+    fd = dirfd(lv->dir);
+
+    if (fstatat(fd, (char *) name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+        err = ngx_errno;
+
+        if (err != NGX_ENOENT) {
+            ngx_http_upload_store_cleanup_failed(cl, err, "fstatat()",
+                                                 name, len);
+        }
+
+        return;
+    }
+
+    switch (lv->kind) {
+
+    case NGX_HTTP_UPLOAD_STORE_ROOT:
+
+        if (!S_ISDIR(st.st_mode)) {
+            break;
+        }
+
+        if (len == 4 && ngx_strncmp(name, ".tmp", 4) == 0) {
+            (void) ngx_http_upload_store_cleanup_push(cl, lv, name, len,
+                                                 NGX_HTTP_UPLOAD_STORE_TEMP);
+            return;
+        }
+
+        s.data = name;
+        s.len = len;
+
+        if (ngx_http_upload_store_valid_name(&s) != NGX_OK) {
+            break;
+        }
+
+        (void) ngx_http_upload_store_cleanup_push(cl, lv, name, len,
+                                                  lv->kind + 1);
+        return;
+
+    case NGX_HTTP_UPLOAD_STORE_CUSTOMER:
+    case NGX_HTTP_UPLOAD_STORE_CATEGORY:
+
+        if (!S_ISDIR(st.st_mode)) {
+            break;
+        }
+
+        (void) ngx_http_upload_store_cleanup_push(cl, lv, name, len,
+                                                  lv->kind + 1);
+        return;
+
+    case NGX_HTTP_UPLOAD_STORE_DAY:
+
+        /* a symbolic link goes as a file does, its target stays */
+
+        if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+            break;
+        }
+
+        if (store->retention == 0) {
+            return;
+        }
+
+        age = ngx_time() - st.st_mtime;
+
+        if (age < store->retention) {
+            return;
+        }
+
+        if (unlinkat(fd, (char *) name, 0) == -1) {
+            err = ngx_errno;
+
+            if (err != NGX_ENOENT) {
+                ngx_http_upload_store_cleanup_failed(cl, err, "unlinkat()",
+                                                     name, len);
+            }
+
+            return;
+        }
+
+        cl->run.deleted++;
+
+        if (S_ISREG(st.st_mode)) {
+            cl->run.freed += st.st_size;
+
+            (void) ngx_atomic_fetch_add(&store->sh->bytes, -st.st_size);
+
+            if (len < 5 || ngx_strncmp(name + len - 5, ".json", 5) != 0) {
+                (void) ngx_atomic_fetch_add(&store->sh->files, -1);
+            }
+        }
+
+        return;
+
+    default: /* NGX_HTTP_UPLOAD_STORE_TEMP */
+
+        /* bodies being received are written to: their mtime is recent */
+
+        if (!S_ISREG(st.st_mode)) {
+            break;
+        }
+
+        if (ngx_time() - st.st_mtime < NGX_HTTP_UPLOAD_STORE_ORPHAN_AGE) {
+            return;
+        }
+
+        if (unlinkat(fd, (char *) name, 0) == -1) {
+            err = ngx_errno;
+
+            if (err != NGX_ENOENT) {
+                ngx_http_upload_store_cleanup_failed(cl, err, "unlinkat()",
+                                                     name, len);
+            }
+
+            return;
+        }
+
+        cl->run.temp++;
+        cl->run.freed += st.st_size;
+
+        return;
+    }
+
+    /* not the store's: left alone */
+
+    cl->run.skipped++;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_cleanup_push(ngx_http_upload_store_cleanup_t *cl,
+    ngx_http_upload_store_level_t *lv, u_char *name, size_t len,
+    ngx_uint_t kind)
+{
+    int                             fd;
+    DIR                            *dir;
+    ngx_err_t                       err;
+    ngx_http_upload_store_level_t  *next;
+
+    if (cl->depth == NGX_HTTP_UPLOAD_STORE_LEVELS
+        || len > NGX_HTTP_UPLOAD_STORE_FNAME_MAX)
+    {
+        cl->run.skipped++;
+        return NGX_DECLINED;
+    }
+
+    /* a directory swapped for a symbolic link since fstatat() fails here */
+
+    fd = openat(dirfd(lv->dir), (char *) name,
+                O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+
+    if (fd == -1) {
+        err = ngx_errno;
+
+        if (err != NGX_ENOENT) {
+            ngx_http_upload_store_cleanup_failed(cl, err, "openat()",
+                                                 name, len);
+        }
+
+        return NGX_ERROR;
+    }
+
+    dir = fdopendir(fd);
+
+    if (dir == NULL) {
+        err = ngx_errno;
+        (void) close(fd);
+        ngx_http_upload_store_cleanup_failed(cl, err, "fdopendir()",
+                                             name, len);
+        return NGX_ERROR;
+    }
+
+    next = &cl->level[cl->depth++];
+
+    next->dir = dir;
+    next->kind = kind;
+    next->len = len;
+    ngx_memcpy(next->name, name, len);
+    next->name[len] = '\0';
+
+    return NGX_OK;
+}
+
+
+/* a directory is done: closed, and removed if it is empty now */
+
+static void
+ngx_http_upload_store_cleanup_pop(ngx_http_upload_store_cleanup_t *cl)
+{
+    ngx_err_t                       err;
+    ngx_http_upload_store_level_t  *lv, *parent;
+
+    lv = &cl->level[--cl->depth];
+
+    (void) closedir(lv->dir);
+    lv->dir = NULL;
+
+    if (cl->depth == 0 || lv->kind == NGX_HTTP_UPLOAD_STORE_TEMP) {
+        return;
+    }
+
+    parent = &cl->level[cl->depth - 1];
+
+    if (unlinkat(dirfd(parent->dir), (char *) lv->name, AT_REMOVEDIR) == -1) {
+        err = ngx_errno;
+
+        if (err != ENOTEMPTY && err != NGX_EEXIST && err != NGX_ENOENT
+            && err != NGX_EBUSY)
+        {
+            cl->depth++;
+            ngx_http_upload_store_cleanup_failed(cl, err, "rmdir()",
+                                                 NULL, 0);
+            cl->depth--;
+        }
+
+        return;
+    }
+
+    cl->run.dirs++;
+
+    if (lv->kind == NGX_HTTP_UPLOAD_STORE_CUSTOMER
+        && cl->store->sh->customers > 0)
+    {
+        (void) ngx_atomic_fetch_add(&cl->store->sh->customers, -1);
+    }
+}
+
+
+static void
+ngx_http_upload_store_cleanup_finish(ngx_http_upload_store_cleanup_t *cl)
+{
+    ngx_http_upload_store_t         *store;
+    ngx_http_upload_store_sh_t      *sh;
+    ngx_http_upload_store_run_t     *run;
+
+    store = cl->store;
+    sh = store->sh;
+    run = &cl->run;
+
+    ngx_time_update();
+    run->duration = ngx_current_msec - cl->started;
+
+    if (run->failed) {
+        ngx_log_error(NGX_LOG_CRIT, cl->log, 0,
+                      "upload store \"%V\": cleanup could not remove "
+                      "%uA entries, the first: %s", &store->name,
+                      run->failed, run->errors[0]);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, cl->log, 0,
+                  "upload store \"%V\": cleanup run %uA: %uA scanned, "
+                  "%uA deleted (%uA bytes), %uA temp files, %uA dirs, "
+                  "%uA failed in %uA ms, longest slice %uA ms",
+                  &store->name, run->seq, run->scanned, run->deleted,
+                  run->freed, run->temp, run->dirs, run->failed,
+                  run->duration, run->slice);
+
+    ngx_memcpy(&sh->last, run, sizeof(ngx_http_upload_store_run_t));
+
+    (void) ngx_atomic_fetch_add(&sh->cleaned, run->deleted + run->temp);
+    (void) ngx_atomic_fetch_add(&sh->cleaned_bytes, run->freed);
+    (void) ngx_atomic_fetch_add(&sh->clean_failed, run->failed);
+    (void) ngx_atomic_fetch_add(&sh->runs, 1);
+
+    (void) ngx_atomic_cmp_set(&sh->owner, ngx_pid, 0);
+}
+
+
+/* stops a run: the directories closed, the owner record given back */
+
+static void
+ngx_http_upload_store_cleanup_close(ngx_http_upload_store_cleanup_t *cl)
+{
+    ngx_http_upload_store_sh_t  *sh;
+
+    sh = cl->store->sh;
+
+    if (cl->depth == 0) {
+        return;
+    }
+
+    while (cl->depth) {
+        (void) closedir(cl->level[--cl->depth].dir);
+        cl->level[cl->depth].dir = NULL;
+    }
+
+    if (ngx_atomic_cmp_set(&sh->owner, ngx_pid, 0)) {
+        /* the run starts over in another worker */
+        sh->next_run = 0;
+    }
+}
+
+
+/*
+ * counts the failure, keeps the first few messages for the admin
+ * endpoint; the log has one line per run, in cleanup_finish()
+ */
+
+static void
+ngx_http_upload_store_cleanup_failed(ngx_http_upload_store_cleanup_t *cl,
+    ngx_err_t err, char *op, u_char *name, size_t len)
+{
+    u_char                       *p, *last;
+    ngx_uint_t                    i;
+    ngx_http_upload_store_run_t  *run;
+
+    run = &cl->run;
+    run->failed++;
+
+    if (run->nerrors == NGX_HTTP_UPLOAD_STORE_NERR) {
+        return;
+    }
+
+    p = run->errors[run->nerrors++];
+    last = p + NGX_HTTP_UPLOAD_STORE_ERRLEN - 1;
+
+    p = ngx_slprintf(p, last, "%s \"%V", op, &cl->store->root);
+
+    for (i = 1; i < cl->depth; i++) {
+        p = ngx_slprintf(p, last, "/%s", cl->level[i].name);
+    }
+
+    if (name) {
+        p = ngx_slprintf(p, last, "/%*s", len, name);
+    }
+
+    p = ngx_slprintf(p, last, "\" failed (%d: ", err);
+    p = ngx_strerror(err, p, last - p);
+    p = ngx_slprintf(p, last, ")");
+
+    *p = '\0';
+}
+
+
+static void
+ngx_http_upload_store_cleanup_arm(ngx_http_upload_store_cleanup_t *cl,
+    ngx_msec_t delay)
+{
+    if (cl->event.timer_set) {
+        ngx_del_timer(&cl->event);
+    }
+
+    ngx_add_timer(&cl->event, delay);
+}
+
