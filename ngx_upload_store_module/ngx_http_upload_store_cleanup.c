@@ -705,11 +705,12 @@ ngx_http_upload_store_cleanup_finish(ngx_http_upload_store_cleanup_t *cl)
 
     ngx_log_error(NGX_LOG_INFO, cl->log, 0,
                   "upload store \"%V\": cleanup run %uA: %uA scanned, "
-                  "%uA deleted (%uA bytes), %uA temp files, %uA dirs, "
-                  "%uA failed in %uA ms, longest slice %uA ms",
+                  "%uA deleted, %uA temp files, %uA bytes freed, "
+                  "%uA dirs removed, %uA failed, %uA skipped in %uA ms, "
+                  "longest slice %uA ms",
                   &store->name, run->seq, run->scanned, run->deleted,
-                  run->freed, run->temp, run->dirs, run->failed,
-                  run->duration, run->slice);
+                  run->temp, run->freed, run->dirs, run->failed,
+                  run->skipped, run->duration, run->slice);
 
     ngx_memcpy(&sh->last, run, sizeof(ngx_http_upload_store_run_t));
 

@@ -152,6 +152,23 @@ ngx_http_upload_store_walk_file(ngx_tree_ctx_t *ctx, ngx_str_t *path)
 {
     ngx_http_upload_store_walk_t  *walk = ctx->data;
 
+    u_char      *p;
+    ngx_uint_t   n;
+
+    /* {root}/{customer}/{category}/{day}/{file}, as the cleanup sees it */
+
+    n = 0;
+
+    for (p = path->data + walk->root; p < path->data + path->len; p++) {
+        if (*p == '/') {
+            n++;
+        }
+    }
+
+    if (n != 4) {
+        return NGX_OK;
+    }
+
     walk->bytes += ctx->size;
 
     if (path->len < 5

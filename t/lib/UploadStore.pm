@@ -24,6 +24,8 @@ use warnings;
 
 use Digest::SHA qw(sha256_hex);
 use File::Find qw(find);
+use File::Path qw(make_path);
+use JSON::PP ();
 use POSIX qw(strftime);
 use Test::More ();
 use Time::HiRes qw(sleep);
@@ -142,6 +144,23 @@ sub compare {
     return undef;
 }
 
+# "--- store_dirs": the exact set of directories under the root, with
+# the placeholders of store_files
+
+sub compare_dirs {
+    my ($want, $dirs) = @_;
+    my @left = @$dirs;
+
+    for my $l (@{ compile(ref $want ? $want->[0] : $want) }) {
+        my ($i) = grep { $left[$_] =~ $l->{re} } 0 .. $#left;
+        return "no directory matches $l->{path}" unless defined $i;
+        splice @left, $i, 1;
+    }
+
+    return "unexpected directories: @left" if @left;
+    return undef;
+}
+
 sub sha256 {
     return sha256_hex(shift);
 }
@@ -186,6 +205,232 @@ sub http2_check {
     };
 }
 
+# Fixtures, for "--- post_setup_server_root" and "--- init":
+#
+#     UploadStore::plant($root, "acme/audio/2020-01-01/x.wav", 3 * 86400, "data");
+#     UploadStore::plant_link($root, "acme/audio/2020-01-01/l.wav", $target, $age);
+#     UploadStore::plant_upload($root, "acme", "audio", $id, "data", {...});
+#
+# $age is in seconds before now, for the modification time.
+
+sub plant {
+    my ($root, $rel, $age, $data) = @_;
+    my $path = "$root/$rel";
+
+    (my $dir = $path) =~ s{/[^/]+$}{};
+    make_path($dir);
+
+    open my $out, '>:raw', $path or die "$path: $!";
+    print $out $data // '';
+    close $out;
+
+    my $t = time - ($age // 0);
+    utime $t, $t, $path or die "utime $path: $!";
+
+    return $path;
+}
+
+sub plant_link {
+    my ($root, $rel, $target, $age) = @_;
+    my $path = "$root/$rel";
+
+    (my $dir = $path) =~ s{/[^/]+$}{};
+    make_path($dir);
+
+    symlink $target, $path or die "symlink $path: $!";
+
+    my $t = time - ($age // 0);
+    system('touch', '-h', '-d', "\@$t", $path) == 0
+        or die "touch -h $path failed";
+
+    return $path;
+}
+
+my $B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+# the UTC day of an id, from its 48-bit millisecond timestamp
+
+sub day_of {
+    my $id = shift;
+    my $ms = 0;
+
+    for my $c (split //, substr($id, 0, 10)) {
+        $ms = $ms * 32 + index($B32, $c);
+    }
+
+    return strftime('%Y-%m-%d', gmtime(int($ms / 1000)));
+}
+
+# an upload as the module stores it: the audio and its metadata
+
+sub plant_upload {
+    my ($root, $customer, $category, $id, $data, $extra) = @_;
+    my $day = day_of($id);
+    my $file = "upload_$id.wav";
+
+    my %meta = (id => $id, customer => $customer, category => $category,
+                filename => undef, content_type => 'audio/wav',
+                bytes => length $data, file => $file, status => 'stored',
+                created_at => "${day}T12:00:00.000Z", %{ $extra // {} });
+
+    plant($root, "$customer/$category/$day/$file", 0, $data);
+    plant($root, "$customer/$category/$day/$id.json", 0,
+          JSON::PP->new->canonical->encode(\%meta));
+
+    return "$customer/$category/$day";
+}
+
+# "--- response_json eval": per request, a hash of JSON pointer => what the
+# value must be (a string or number, undef for null, qr// for a match, a
+# code ref called with it); an array of such hashes for several requests,
+# undef where a response is not checked
+
+sub json_check {
+    return sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+
+        my $want = $block->response_json;
+        return unless defined $want;
+
+        $want = $want->[$req_idx] if ref $want eq 'ARRAY';
+        return unless defined $want;
+
+        my $name = $block->name . " - response_json (req $req_idx)";
+
+        if ($dry_run) {
+            SKIP: { Test::More::skip("$name - $dry_run", 1); }
+            return;
+        }
+
+        my $json = eval { JSON::PP->new->decode($body) };
+        my @err;
+
+        push @err, "not JSON: $@" unless defined $json || !$@;
+
+        for my $ptr (sort keys %$want) {
+            last if @err && !defined $json;
+
+            my ($found, $v) = pointer($json, $ptr);
+            my $e = $want->{$ptr};
+
+            if (!$found) {
+                push @err, "$ptr: absent";
+
+            } elsif (ref $e eq 'Regexp') {
+                push @err, "$ptr: " . show($v) . " !~ $e"
+                    unless defined $v && !ref $v && $v =~ $e;
+
+            } elsif (ref $e eq 'CODE') {
+                push @err, "$ptr: " . show($v) . " refused"
+                    unless $e->($v);
+
+            } elsif (!defined $e) {
+                push @err, "$ptr: " . show($v) . ", not null"
+                    if defined $v;
+
+            } else {
+                push @err, "$ptr: " . show($v) . ", not $e"
+                    unless defined $v && !ref $v && "$v" eq "$e";
+            }
+        }
+
+        Test::More::ok(!@err, $name)
+            or Test::More::diag(join("\n", @err) . "\nbody: $body");
+    };
+}
+
+sub pointer {
+    my ($v, $ptr) = @_;
+
+    for my $t (grep { length } split m{/}, $ptr) {
+        $t =~ s/~1/\//g;
+        $t =~ s/~0/~/g;
+
+        if (ref $v eq 'HASH' && exists $v->{$t}) {
+            $v = $v->{$t};
+        } elsif (ref $v eq 'ARRAY' && $t =~ /^\d+$/ && $t < @$v) {
+            $v = $v->[$t];
+        } else {
+            return (0);
+        }
+    }
+
+    return (1, $v);
+}
+
+sub show {
+    my $v = shift;
+    return 'null' unless defined $v;
+    return ref $v ? JSON::PP->new->canonical->encode($v) : "'$v'";
+}
+
+# "--- response_prometheus eval": the body must be Prometheus text
+# exposition, every sample line well formed and of a declared family; the
+# hash gives samples ('name{label="v",...}' exactly as written) and what
+# their value must be, as for response_json
+
+sub prometheus_check {
+    return sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+
+        my $want = $block->response_prometheus;
+        return unless defined $want;
+
+        $want = $want->[$req_idx] if ref $want eq 'ARRAY';
+        return unless defined $want;
+
+        my $name = $block->name . " - response_prometheus (req $req_idx)";
+
+        if ($dry_run) {
+            SKIP: { Test::More::skip("$name - $dry_run", 1); }
+            return;
+        }
+
+        my (%type, %sample, @err);
+        my $label = qr/[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"/;
+
+        for my $line (split /\n/, $body) {
+            if ($line =~ /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram)$/) {
+                push @err, "TYPE $1 twice" if $type{$1};
+                $type{$1} = $2;
+
+            } elsif ($line =~ /^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* \S/) {
+
+            } elsif ($line =~ /^(([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{$label(?:,$label)*\})?) (-?[0-9]+(?:\.[0-9]+)?|\+Inf)$/) {
+                my ($series, $metric, $value) = ($1, $2, $3);
+                (my $family = $metric) =~ s/_(?:bucket|sum|count)$//;
+
+                push @err, "$metric: no TYPE"
+                    unless $type{$metric}
+                           || ($type{$family} // '') eq 'histogram';
+                push @err, "$series twice" if exists $sample{$series};
+                $sample{$series} = $value;
+
+            } else {
+                push @err, "bad line: $line";
+            }
+        }
+
+        for my $s (sort keys %$want) {
+            my $e = $want->{$s};
+            my $v = $sample{$s};
+
+            if (!defined $v) {
+                push @err, "$s: absent";
+            } elsif (ref $e eq 'Regexp') {
+                push @err, "$s: $v !~ $e" unless $v =~ $e;
+            } elsif (ref $e eq 'CODE') {
+                push @err, "$s: $v refused" unless $e->($v);
+            } elsif ($v != $e) {
+                push @err, "$s: $v, not $e";
+            }
+        }
+
+        Test::More::ok(!@err, $name)
+            or Test::More::diag(join("\n", @err));
+    };
+}
+
 sub slurp {
     my $file = shift;
     open my $in, '<:raw', $file or return '';
@@ -216,11 +461,14 @@ sub files_check {
         }
 
         my $lines = compile(ref $want ? $want->[0] : $want);
+        my $wait = $block->store_wait // 3;
+        my $dwant = $block->store_dirs;
         my ($err, $files, $dirs);
 
-        for (1 .. 30) {
+        for (1 .. $wait * 10) {
             ($files, $dirs) = listing($root);
             $err = compare($root, $lines, $files, $dirs, $body);
+            $err //= compare_dirs($dwant, $dirs) if defined $dwant;
             last unless defined $err;
             sleep 0.1;
         }

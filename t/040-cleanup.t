@@ -1,0 +1,222 @@
+# Retention: the cleanup timer deletes what is older than retention,
+# orphaned temp files and empty directories, never follows a link, and
+# says what it did through the admin endpoint.
+
+use Test::Nginx::Socket 'no_plan';
+use lib 't/lib';
+use UploadStore;
+
+repeat_each(1);
+no_shuffle();
+
+add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
+add_response_body_check(UploadStore::json_check());
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->config) {
+        $block->set_value("config", <<'_EOC_');
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+
+    location = /admin {
+        upload_store_admin audio;
+    }
+_EOC_
+    }
+
+    if (!defined $block->no_error_log) {
+        $block->set_value("no_error_log", "[crit]\n[alert]\n[emerg]");
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: retention=2s interval=1s: an upload is gone within about 3 seconds, and counted
+--- http_config
+    upload_store_path html/store zone=audio:1m retention=2s interval=1s
+                      min_free=0;
+    limit_req_zone $server_name zone=slow:1m rate=15r/m;
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+
+    # the second request waits 4 seconds
+    location = /admin {
+        limit_req zone=slow burst=5;
+        upload_store_admin audio;
+    }
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+["POST /upload\nhello", "GET /admin", "GET /admin"]
+--- error_code eval
+[201, 200, 200]
+--- response_json eval
+[{ "/status" => "stored", "/bytes" => 5 },
+ { "/store/files" => 1, "/store/bytes" => qr/^\d{3}$/,
+   "/store/customers" => 1 },
+ { "/store/files" => 0, "/store/bytes" => 0, "/store/customers" => 0,
+   "/cleanup/deleted" => 2, "/cleanup/failed" => 0,
+   "/cleanup/running" => sub { !$_[0] },
+   "/cleanup/runs" => qr/^[2-9]$/,
+   "/uploads/accepted" => 1 }]
+--- timeout: 10
+--- store_files
+--- store_dirs
+.tmp
+
+
+
+=== TEST 2: what is older than retention goes, the rest stays
+--- http_config
+    upload_store_path html/store zone=audio:1m retention=1d interval=1h
+                      min_free=0;
+--- post_setup_server_root
+my $r = Test::Nginx::Util::html_dir() . "/store";
+my $day = 86400;
+UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 3 * $day, "old audio");
+UploadStore::plant($r, "acme/audio/2020-01-01/A.json", 3 * $day, "{}");
+UploadStore::plant($r, "acme/calls/2020-01-02/upload_B.wav", 2 * $day, "old");
+UploadStore::plant($r, "beta/audio/2020-01-01/upload_C.wav", 60, "new audio");
+UploadStore::plant($r, ".tmp/0000000001", 7200, "orphan");
+UploadStore::plant($r, ".tmp/0000000002", 60, "in flight");
+UploadStore::plant($r, "README", 3 * $day, "the operator's");
+UploadStore::plant($r, "gamma/notes.txt", 3 * $day, "the operator's");
+--- request eval
+["POST /admin", "GET /admin"]
+--- response_json eval
+[{ "/cleanup/failed" => 0, "/cleanup/errors" => sub { !@{ $_[0] } },
+   "/cleanup/run" => qr/^[12]$/ },
+ { "/cleanup/deleted" => 4, "/cleanup/failed" => 0,
+   "/store/files" => 1, "/store/bytes" => 9, "/store/customers" => 2,
+   "/cleanup/last/skipped" => 2 }]
+--- store_files
+beta/audio/2020-01-01/upload_C.wav 9
+.tmp/0000000002
+README
+gamma/notes.txt
+--- store_dirs
+.tmp
+beta
+beta/audio
+beta/audio/2020-01-01
+gamma
+
+
+
+=== TEST 3: one line in the log says what a run did
+--- http_config
+    upload_store_path html/store zone=audio:1m retention=1d interval=1h
+                      min_free=0;
+--- post_setup_server_root
+my $r = Test::Nginx::Util::html_dir() . "/store";
+my $day = 86400;
+UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 3 * $day, "old audio");
+UploadStore::plant($r, "acme/audio/2020-01-01/A.json", 3 * $day, "{}");
+UploadStore::plant($r, "acme/calls/2020-01-02/upload_B.wav", 2 * $day, "old");
+UploadStore::plant($r, "beta/audio/2020-01-01/upload_C.wav", 60, "new audio");
+UploadStore::plant($r, ".tmp/0000000001", 7200, "orphan");
+UploadStore::plant($r, ".tmp/0000000002", 60, "in flight");
+UploadStore::plant($r, "README", 3 * $day, "the operator's");
+UploadStore::plant($r, "gamma/notes.txt", 3 * $day, "the operator's");
+--- request
+POST /admin
+--- response_json eval
+{ "/cleanup/failed" => 0 }
+--- error_log eval
+qr/cleanup run \d+: 18 scanned, 3 deleted, 1 temp files, 20 bytes freed, 5 dirs removed, 0 failed, 2 skipped in \d+ ms, longest slice \d+ ms/
+
+
+
+=== TEST 4: links are never followed: their targets outside the root stay
+--- http_config
+    upload_store_path html/store zone=audio:1m retention=1d interval=1h
+                      min_free=0;
+--- post_setup_server_root
+my $h = Test::Nginx::Util::html_dir();
+my $r = "$h/store";
+my $old = 3 * 86400;
+UploadStore::plant($h, "outside/secret.wav", $old, "secret");
+UploadStore::plant($h, "outside/cat/day/old.wav", $old, "old, outside");
+UploadStore::plant_link($r, "acme/audio/2020-01-01/link.wav", "$h/outside/secret.wav", $old);
+UploadStore::plant_link($r, "acme/audio/2020-01-03", "$h/outside/cat/day", $old);
+UploadStore::plant_link($r, "evil", "$h/outside", $old);
+--- request eval
+["POST /admin", "GET /outside/secret.wav", "GET /outside/cat/day/old.wav"]
+--- response_json eval
+[{ "/cleanup/failed" => 0 }]
+--- response_body_like eval
+['"deleted":', "^secret\$", "^old, outside\$"]
+--- store_files
+acme/audio/2020-01-03
+evil
+--- store_dirs
+.tmp
+acme
+acme/audio
+
+
+
+=== TEST 5: retention=0 keeps uploads; orphaned temp files still go
+--- http_config
+    upload_store_path html/store zone=audio:1m retention=0 interval=1h
+                      min_free=0;
+--- post_setup_server_root
+my $r = Test::Nginx::Util::html_dir() . "/store";
+UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 400 * 86400, "kept");
+UploadStore::plant($r, ".tmp/0000000007", 86400, "orphan");
+--- request eval
+["POST /admin", "GET /admin"]
+--- response_json eval
+[{ "/cleanup/failed" => 0, "/cleanup/deleted" => 0 },
+ { "/cleanup/deleted" => 1, "/cleanup/retention" => 0,
+   "/store/files" => 1 }]
+--- store_files
+acme/audio/2020-01-01/upload_A.wav
+--- store_dirs
+.tmp
+acme
+acme/audio
+acme/audio/2020-01-01
+
+
+
+=== TEST 6: GET ?cleanup=now runs it too, and waits for a run that starts after it
+--- http_config
+    upload_store_path html/store zone=audio:1m retention=1h interval=1h
+                      min_free=0;
+--- post_setup_server_root
+my $r = Test::Nginx::Util::html_dir() . "/store";
+UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 7200, "old");
+--- request eval
+["GET /admin?cleanup=now", "GET /admin?cleanup=now", "GET /admin"]
+--- response_json eval
+[{ "/cleanup/failed" => 0 },
+ { "/cleanup/deleted" => 0, "/cleanup/scanned" => 1 },
+ { "/cleanup/deleted" => 1, "/cleanup/runs" => qr/^[23]$/ }]
+--- store_files
+
+
+
+=== TEST 7: an upload arriving while its directories are swept is stored
+--- http_config
+    upload_store_path html/store zone=audio:1m retention=1s interval=1s
+                      min_free=0;
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+[map { ("POST /upload\n" . ("x" x $_), "POST /admin") } 1 .. 5]
+--- error_code eval
+[(201, 200) x 5]
+--- no_error_log
+[crit]
+[alert]
+[error]
