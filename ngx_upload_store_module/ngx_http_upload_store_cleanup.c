@@ -741,9 +741,22 @@ ngx_http_upload_store_cleanup_close(ngx_http_upload_store_cleanup_t *cl)
         cl->level[cl->depth].dir = NULL;
     }
 
+    /* what was deleted is deleted: the totals say so */
+
+    (void) ngx_atomic_fetch_add(&sh->cleaned, cl->run.deleted + cl->run.temp);
+    (void) ngx_atomic_fetch_add(&sh->cleaned_bytes, cl->run.freed);
+    (void) ngx_atomic_fetch_add(&sh->clean_failed, cl->run.failed);
+
     if (ngx_atomic_cmp_set(&sh->owner, ngx_pid, 0)) {
+
         /* the run starts over in another worker */
+
         sh->next_run = 0;
+
+        ngx_log_error(NGX_LOG_NOTICE, cl->log, 0,
+                      "upload store \"%V\": cleanup run %uA given up after "
+                      "%uA entries, the worker is exiting",
+                      &cl->store->name, cl->run.seq, cl->run.scanned);
     }
 }
 

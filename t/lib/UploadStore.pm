@@ -431,6 +431,32 @@ sub prometheus_check {
     };
 }
 
+# the error log's "cleanup run N: ..." lines: runs 1..$n, each once,
+# whichever worker ran it
+
+sub runs_once {
+    my ($log, $n) = @_;
+    my %seen;
+
+    for my $line (split /\n/, slurp($log)) {
+        $seen{$1}++ if $line =~ /cleanup run (\d+): \d+ scanned/;
+    }
+
+    my @runs = sort { $a <=> $b } keys %seen;
+
+    return 0 if grep { $seen{$_} != 1 } @runs;
+    return "@runs" eq join(' ', 1 .. $n);
+}
+
+# no nginx worker of this test is still shutting down
+
+sub no_exiting_workers {
+    my $root = shift;
+    my $out = `ps -eo args`;
+
+    return $out !~ /worker process is shutting down/;
+}
+
 sub slurp {
     my $file = shift;
     open my $in, '<:raw', $file or return '';
