@@ -457,6 +457,66 @@ sub no_exiting_workers {
     return $out !~ /worker process is shutting down/;
 }
 
+# "--- roundtrip": "CUSTOMER FILES_PREFIX"; the last response is an
+# upload's JSON: its audio is fetched through the files API and compared
+# with the stored file, then deleted, then not found
+
+sub roundtrip_check {
+    my $root = shift;
+
+    return sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+
+        my $rt = $block->roundtrip;
+        return unless defined $rt;
+        return unless $req_idx == last_index($block);
+
+        my $name = $block->name . " - roundtrip";
+
+        if ($dry_run) {
+            SKIP: { Test::More::skip("$name - $dry_run", 1); }
+            return;
+        }
+
+        require HTTP::Tiny;
+
+        my ($customer, $prefix) = split ' ', $rt;
+        my $http = HTTP::Tiny->new(default_headers =>
+                                   { 'X-Customer' => $customer });
+        my $base = "http://127.0.0.1:" . Test::Nginx::Util::server_port()
+                   . $prefix;
+        my $meta = eval { JSON::PP->new->decode($body) } // {};
+        my $id = $meta->{id} // '';
+        my $day = day_of($id || '0' x 26);
+        my $stored = slurp("$root/$customer/$meta->{category}/$day/"
+                           . ($meta->{file} // ''));
+        my @err;
+
+        my $r = $http->get("$base$id");
+        push @err, "GET: $r->{status}" if $r->{status} != 200;
+        push @err, "GET: not the stored bytes"
+            if $r->{content} ne $stored || $stored eq '';
+        push @err, "GET: type $r->{headers}{'content-type'}"
+            if ($r->{headers}{'content-type'} // '')
+               ne ($meta->{content_type} // '');
+
+        $r = $http->get("$base$id/metadata");
+        push @err, "GET metadata: $r->{status}" if $r->{status} != 200;
+        my $m = eval { JSON::PP->new->decode($r->{content}) } // {};
+        push @err, "metadata: id $m->{id}" if ($m->{id} // '') ne $id;
+
+        $r = $http->request('DELETE', "$base$id");
+        push @err, "DELETE: $r->{status}" if $r->{status} != 204;
+
+        $r = $http->get("$base$id");
+        push @err, "GET after DELETE: $r->{status}"
+            if $r->{status} != 404;
+
+        Test::More::ok(!@err, $name)
+            or Test::More::diag(join("\n", @err));
+    };
+}
+
 sub slurp {
     my $file = shift;
     open my $in, '<:raw', $file or return '';
