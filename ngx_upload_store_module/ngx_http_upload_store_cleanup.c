@@ -92,6 +92,7 @@ static void ngx_http_upload_store_cleanup_close(
 static void ngx_http_upload_store_cleanup_failed(
     ngx_http_upload_store_cleanup_t *cl, ngx_err_t err, char *op,
     u_char *name, size_t len);
+static ngx_msec_t ngx_http_upload_store_cleanup_msec(void);
 static void ngx_http_upload_store_cleanup_arm(
     ngx_http_upload_store_cleanup_t *cl, ngx_msec_t delay);
 
@@ -387,19 +388,18 @@ ngx_http_upload_store_cleanup_slice(ngx_http_upload_store_cleanup_t *cl)
     struct dirent                  *de;
     ngx_http_upload_store_level_t  *lv;
 
-    ngx_time_update();
-    start = ngx_current_msec;
+    start = ngx_http_upload_store_cleanup_msec();
 
     for (n = 1; cl->depth > 0; n++) {
 
-        if (n % 32 == 0) {
-            ngx_time_update();
+        /* one unlink() can take milliseconds on a busy disk: every entry */
 
-            if (n >= NGX_HTTP_UPLOAD_STORE_SLICE_FILES
-                || ngx_current_msec - start >= NGX_HTTP_UPLOAD_STORE_SLICE_MSEC)
-            {
-                break;
-            }
+        elapsed = ngx_http_upload_store_cleanup_msec() - start;
+
+        if (n > NGX_HTTP_UPLOAD_STORE_SLICE_FILES
+            || elapsed >= NGX_HTTP_UPLOAD_STORE_SLICE_MSEC)
+        {
+            break;
         }
 
         lv = &cl->level[cl->depth - 1];
@@ -434,7 +434,7 @@ ngx_http_upload_store_cleanup_slice(ngx_http_upload_store_cleanup_t *cl)
     }
 
     ngx_time_update();
-    elapsed = ngx_current_msec - start;
+    elapsed = ngx_http_upload_store_cleanup_msec() - start;
 
     if (elapsed > cl->run.slice) {
         cl->run.slice = elapsed;
@@ -813,3 +813,16 @@ ngx_http_upload_store_cleanup_arm(ngx_http_upload_store_cleanup_t *cl,
     ngx_add_timer(&cl->event, delay);
 }
 
+
+
+/* a monotonic clock, cheap enough to read for every entry (vDSO) */
+
+static ngx_msec_t
+ngx_http_upload_store_cleanup_msec(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
