@@ -8,6 +8,8 @@
 #   make test-valgrind    the suite with nginx under valgrind
 #   make style            80 columns, no tabs, no trailing spaces
 #   make fuzz             the multipart parser under libFuzzer (FUZZ_TIME=s)
+#   make bench            bench-ingest (against DAV PUT) and bench-sweep
+#                         (event-loop stall during a million-file cleanup)
 
 SHELL      := /bin/bash
 TOP        := $(CURDIR)
@@ -57,6 +59,7 @@ TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
               TEST_NGINX_LOAD_MODULES=$(MODPATH)
 
 .PHONY: all build deps deps-test run test test-valgrind style fuzz bench \
+        bench-ingest bench-sweep \
         clean
 
 all: build
@@ -64,8 +67,11 @@ all: build
 build: deps $(MODPATH)
 
 ifndef NGINX_SRC
+# a new file, renamed over the old one: an nginx that has the old one
+# mapped (make run, a test) keeps it intact
+
 $(BUILD)/$(MODULE): $(SO)
-	cp $(SO) $@
+	cp $(SO) $@.tmp && mv -f $@.tmp $@
 endif
 
 # Debian's nginx-dev ships the headers, auto/ and configure: configure a
@@ -126,9 +132,15 @@ else
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 $(PROVE) -I $(LITE)/lib -r t/
 endif
 
-bench: build
+bench: bench-ingest bench-sweep
+
+bench-ingest: build
 	@$(TOP)/util/deps wrk curl
 	$(TOP)/bench/ingest $(NGINX) $(MODPATH)
+
+bench-sweep: build
+	@$(TOP)/util/deps wrk curl python3
+	$(TOP)/bench/sweep $(NGINX) $(MODPATH)
 
 # the parser alone, with ASan and UBSan; new inputs go to build/fuzz/corpus
 

@@ -268,6 +268,17 @@ ngx_http_upload_store_admin_cleanup(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t   *ctx;
     ngx_http_upload_store_wait_t  *wait;
 
+    if (r != r->main) {
+        return ngx_http_upload_store_not_allowed(r, "GET, HEAD");
+    }
+
+    if (ngx_exiting) {
+        return ngx_http_upload_store_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "service_unavailable",
+                                           "this worker is shutting down, "
+                                           "try again");
+    }
+
     ctx = ngx_http_upload_store_get_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -296,6 +307,10 @@ ngx_http_upload_store_admin_cleanup(ngx_http_request_t *r,
 
     ngx_add_timer(&wait->event, NGX_HTTP_UPLOAD_STORE_WAIT_POLL);
 
+    /* a client that goes away ends the wait */
+
+    r->read_event_handler = ngx_http_test_reading;
+
     r->main->count++;
 
     return NGX_DONE;
@@ -312,16 +327,30 @@ ngx_http_upload_store_admin_poll(ngx_event_t *ev)
     ngx_http_request_t            *r;
     ngx_http_upload_store_sh_t    *sh;
     ngx_http_upload_store_ctx_t   *ctx;
+    ngx_http_upload_store_run_t    run;
     ngx_http_upload_store_wait_t  *wait;
 
-    c = ev->data;
-    r = c->data;
+    wait = (ngx_http_upload_store_wait_t *)
+               ((u_char *) ev - offsetof(ngx_http_upload_store_wait_t, event));
+
+    r = wait->request;
+    c = r->connection;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
-    wait = ctx->admin;
     sh = ctx->store->sh;
 
     if (sh->last.seq < wait->seq) {
+
+        if (ngx_exiting && sh->owner == 0) {
+
+            /* no run is coming: every worker of this cycle is leaving */
+
+            rc = ngx_http_upload_store_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                             "service_unavailable",
+                                             "nginx is shutting down, "
+                                             "try again");
+            goto done;
+        }
 
         if (ngx_current_msec - wait->start < NGX_HTTP_UPLOAD_STORE_WAIT_MAX) {
             ngx_add_timer(ev, NGX_HTTP_UPLOAD_STORE_WAIT_POLL);
@@ -334,8 +363,9 @@ ngx_http_upload_store_admin_poll(ngx_event_t *ev)
         goto done;
     }
 
-    json = json_pack("{s:o}", "cleanup",
-                     ngx_http_upload_store_run_json(&sh->last));
+    ngx_memcpy(&run, &sh->last, sizeof(ngx_http_upload_store_run_t));
+
+    json = json_pack("{s:o}", "cleanup", ngx_http_upload_store_run_json(&run));
 
     if (json == NULL) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -415,7 +445,7 @@ ngx_http_upload_store_admin_health(ngx_http_request_t *r,
                                            disk.free, store->min_free);
     }
 
-    bytes = (off_t) (ngx_atomic_int_t) store->sh->bytes;
+    bytes = (off_t) ngx_http_upload_store_gauge(&store->sh->bytes);
 
     if (store->max_size && bytes >= store->max_size) {
         return ngx_http_upload_store_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -455,9 +485,14 @@ ngx_http_upload_store_admin_json(ngx_http_request_t *r,
     ngx_str_t                      out;
     ngx_uint_t                     i, n;
     ngx_http_upload_store_sh_t    *sh;
+    ngx_http_upload_store_run_t    run;
     ngx_http_upload_store_disk_t   disk;
 
     sh = store->sh;
+
+    /* the last run, whole: its owner may be writing a new one */
+
+    ngx_memcpy(&run, &sh->last, sizeof(ngx_http_upload_store_run_t));
 
     ngx_http_upload_store_disk(store, &disk);
 
@@ -524,10 +559,12 @@ ngx_http_upload_store_admin_json(ngx_http_request_t *r,
                      "root", store->root.data,
 
                      "store",
-                     "files", (json_int_t) (ngx_atomic_int_t) sh->files,
-                     "bytes", (json_int_t) (ngx_atomic_int_t) sh->bytes,
+                     "files",
+                     (json_int_t) ngx_http_upload_store_gauge(&sh->files),
+                     "bytes",
+                     (json_int_t) ngx_http_upload_store_gauge(&sh->bytes),
                      "customers",
-                     (json_int_t) (ngx_atomic_int_t) sh->customers,
+                     (json_int_t) ngx_http_upload_store_gauge(&sh->customers),
                      "max_size", (json_int_t) store->max_size,
 
                      "disk",
@@ -558,8 +595,8 @@ ngx_http_upload_store_admin_json(ngx_http_request_t *r,
                      "interval", (json_int_t) store->interval,
                      "deleted", (json_int_t) sh->cleaned,
                      "failed", (json_int_t) sh->clean_failed,
-                     "last", sh->last.seq
-                             ? ngx_http_upload_store_run_json(&sh->last)
+                     "last", run.seq
+                             ? ngx_http_upload_store_run_json(&run)
                              : NULL);
 
     /* json_pack() took the references, even on failure */
@@ -602,6 +639,8 @@ ngx_http_upload_store_run_json(ngx_http_upload_store_run_t *run)
     if (errors == NULL) {
         return NULL;
     }
+
+    /* a copy of the shared run: its strings can be terminated here */
 
     for (i = 0; i < run->nerrors && i < NGX_HTTP_UPLOAD_STORE_NERR; i++) {
         run->errors[i][NGX_HTTP_UPLOAD_STORE_ERRLEN - 1] = '\0';
@@ -646,14 +685,16 @@ ngx_http_upload_store_admin_prometheus(ngx_http_request_t *r,
     ngx_uint_t                     i, n;
     ngx_atomic_uint_t              cum;
     ngx_http_upload_store_sh_t    *sh;
-    ngx_http_upload_store_run_t   *run;
+    ngx_http_upload_store_run_t   *run, copy;
     ngx_http_upload_store_disk_t   disk;
 
     static ngx_str_t  type =
         ngx_string("text/plain; version=0.0.4; charset=utf-8");
 
     sh = store->sh;
-    run = &sh->last;
+
+    ngx_memcpy(&copy, &sh->last, sizeof(ngx_http_upload_store_run_t));
+    run = &copy;
 
     ngx_http_upload_store_disk(store, &disk);
 
@@ -706,18 +747,18 @@ ngx_http_upload_store_admin_prometheus(ngx_http_request_t *r,
     p = ngx_http_upload_store_prom(p, last, "upload_store_files", "gauge",
                                    "Uploads in the store.");
     ngx_us_prom_value("upload_store_files",
-                      ngx_max((ngx_atomic_int_t) sh->files, 0));
+                      ngx_http_upload_store_gauge(&sh->files));
 
     p = ngx_http_upload_store_prom(p, last, "upload_store_bytes", "gauge",
                                    "Bytes in the store, audio and "
                                    "metadata.");
     ngx_us_prom_value("upload_store_bytes",
-                      ngx_max((ngx_atomic_int_t) sh->bytes, 0));
+                      ngx_http_upload_store_gauge(&sh->bytes));
 
     p = ngx_http_upload_store_prom(p, last, "upload_store_customers",
                                    "gauge", "Customer directories.");
     ngx_us_prom_value("upload_store_customers",
-                      ngx_max((ngx_atomic_int_t) sh->customers, 0));
+                      ngx_http_upload_store_gauge(&sh->customers));
 
     p = ngx_http_upload_store_prom(p, last,
                                    "upload_store_uploads_accepted_total",

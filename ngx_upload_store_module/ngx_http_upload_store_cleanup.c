@@ -211,7 +211,7 @@ ngx_http_upload_store_cleanup_exit(ngx_cycle_t *cycle)
  * one that starts after this call
  */
 
-ngx_int_t
+ngx_atomic_uint_t
 ngx_http_upload_store_cleanup_now(ngx_http_upload_store_t *store)
 {
     ngx_atomic_uint_t                 seq;
@@ -227,7 +227,7 @@ ngx_http_upload_store_cleanup_now(ngx_http_upload_store_t *store)
         ngx_http_upload_store_cleanup_arm(cl, 1);
     }
 
-    return (ngx_int_t) seq;
+    return seq;
 }
 
 
@@ -276,6 +276,15 @@ ngx_http_upload_store_cleanup_handler(ngx_event_t *ev)
         return;
     }
 
+    if (store->sh->owner != (ngx_atomic_uint_t) ngx_pid) {
+
+        /* a slice so slow that another worker took over meanwhile */
+
+        ngx_http_upload_store_cleanup_close(cl);
+        ngx_http_upload_store_cleanup_arm(cl, NGX_HTTP_UPLOAD_STORE_IDLE);
+        return;
+    }
+
     ngx_http_upload_store_cleanup_finish(cl);
     ngx_http_upload_store_cleanup_arm(cl, NGX_HTTP_UPLOAD_STORE_IDLE);
 }
@@ -298,29 +307,36 @@ ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *cl)
     sh = store->sh;
     now = ngx_time();
 
+    /*
+     * an owner that died (SIGKILL, a crash) is replaced at once, and its
+     * run made again, whether or not a run is due
+     */
+
+    owner = sh->owner;
+
+    if (owner == (ngx_atomic_uint_t) ngx_pid) {
+        /* not in a run (this is called between runs): a record left over */
+        (void) ngx_atomic_cmp_set(&sh->owner, owner, 0);
+        owner = 0;
+    }
+
+    if (owner != 0
+        && (now - (time_t) sh->heartbeat >= NGX_HTTP_UPLOAD_STORE_OWNER_STALE
+            || (kill((ngx_pid_t) owner, 0) == -1 && ngx_errno == ESRCH))
+        && ngx_atomic_cmp_set(&sh->owner, owner, 0))
+    {
+        ngx_log_error(NGX_LOG_WARN, cl->log, 0,
+                      "upload store \"%V\": cleanup owner, worker %uA, "
+                      "is gone; its run is made again", &store->name, owner);
+
+        sh->next_run = 0;
+    }
+
     if (!sh->force && now < (time_t) sh->next_run) {
         return NGX_DECLINED;
     }
 
-    owner = sh->owner;
-
-    if (owner != 0 && owner != (ngx_atomic_uint_t) ngx_pid) {
-
-        if (now - (time_t) sh->heartbeat < NGX_HTTP_UPLOAD_STORE_OWNER_STALE
-            && (kill((ngx_pid_t) owner, 0) == 0 || ngx_errno != ESRCH))
-        {
-            return NGX_DECLINED;
-        }
-
-        if (!ngx_atomic_cmp_set(&sh->owner, owner, ngx_pid)) {
-            return NGX_DECLINED;
-        }
-
-        ngx_log_error(NGX_LOG_WARN, cl->log, 0,
-                      "upload store \"%V\": cleanup taken over from "
-                      "worker %uA, gone", &store->name, owner);
-
-    } else if (owner == 0 && !ngx_atomic_cmp_set(&sh->owner, 0, ngx_pid)) {
+    if (!ngx_atomic_cmp_set(&sh->owner, 0, ngx_pid)) {
         return NGX_DECLINED;
     }
 

@@ -44,6 +44,8 @@ static ngx_http_upload_store_status_t  ngx_http_upload_store_statuses[] = {
       "upload exceeds client_max_body_size" },
     { NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
       "unsupported media type" },
+    { NGX_HTTP_RANGE_NOT_SATISFIABLE, "range_not_satisfiable",
+      "range not satisfiable" },
     { NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
       "internal server error" },
     { NGX_HTTP_NOT_IMPLEMENTED, "not_implemented", "not implemented" },

@@ -227,13 +227,14 @@ ngx_http_upload_store_files_read(ngx_http_request_t *r,
     ngx_file_info_t      fi;
     ngx_pool_cleanup_t  *cln;
 
-    fd = ngx_open_file(f->meta_path.data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+    fd = ngx_open_file(f->meta_path.data,
+                       NGX_FILE_RDONLY|NGX_FILE_NONBLOCK|O_NOFOLLOW,
                        NGX_FILE_OPEN, 0);
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;
 
-        if (err == NGX_ENOENT || err == NGX_ENOTDIR) {
+        if (err == NGX_ENOENT || err == NGX_ENOTDIR || err == NGX_ELOOP) {
             return ngx_http_upload_store_files_not_found(r, ctx,
                                                          "no metadata");
         }
@@ -390,6 +391,7 @@ ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     ngx_buf_t                 *b;
     ngx_str_t                  path, type;
     ngx_chain_t                out;
+    ngx_table_elt_t           *h;
     ngx_open_file_info_t       of;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -465,6 +467,17 @@ ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     }
 
     r->allow_ranges = 1;
+
+    /* whatever the stored type, a browser does not render it as a page */
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Content-Type-Options");
+    ngx_str_set(&h->value, "nosniff");
 
     b = ngx_calloc_buf(r->pool);
     if (b == NULL) {

@@ -327,7 +327,9 @@ ngx_http_upload_store_id_variable(ngx_http_request_t *r,
 {
     ngx_http_upload_store_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+    /* the upload's, in the provider's location (a subrequest) too */
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_upload_store_module);
 
     if (ctx == NULL || !ctx->stored) {
         v->not_found = 1;

@@ -224,7 +224,8 @@ ngx_int_t ngx_http_upload_store_files_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_upload_store_admin_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_upload_store_cleanup_init(ngx_cycle_t *cycle);
 void ngx_http_upload_store_cleanup_exit(ngx_cycle_t *cycle);
-ngx_int_t ngx_http_upload_store_cleanup_now(ngx_http_upload_store_t *store);
+ngx_atomic_uint_t ngx_http_upload_store_cleanup_now(
+    ngx_http_upload_store_t *store);
 void ngx_http_upload_store_count_status(ngx_http_upload_store_t *store,
     ngx_uint_t status);
 void ngx_http_upload_store_count_stt(ngx_http_upload_store_ctx_t *ctx);
@@ -256,6 +257,22 @@ ngx_http_upload_store_ctx_t *ngx_http_upload_store_get_ctx(
 json_t *ngx_http_upload_store_json_str(ngx_str_t *s);
 ngx_int_t ngx_http_upload_store_json_dump(ngx_pool_t *pool, json_t *json,
     ngx_str_t *out);
+
+
+/*
+ * a counter that is only ever a size (bytes, files): never below zero when
+ * read, whatever the drift of concurrent updates
+ */
+
+static ngx_inline ngx_atomic_int_t
+ngx_http_upload_store_gauge(ngx_atomic_t *counter)
+{
+    ngx_atomic_int_t  v;
+
+    v = (ngx_atomic_int_t) *counter;
+
+    return v < 0 ? 0 : v;
+}
 
 
 extern ngx_module_t  ngx_http_upload_store_module;

@@ -515,7 +515,7 @@ ngx_http_upload_store_check_size(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    size = (off_t) store->sh->bytes;
+    size = (off_t) ngx_http_upload_store_gauge(&store->sh->bytes);
 
     if (size + need <= store->max_size) {
         return NGX_OK;
@@ -604,12 +604,29 @@ ngx_int_t
 ngx_http_upload_store_metadata_save(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, json_t **meta)
 {
-    ngx_err_t   err;
-    ngx_str_t   json, temp;
+    ngx_err_t         err;
+    ngx_str_t         json, temp;
+    ngx_file_info_t   fi;
 
     *meta = ngx_http_upload_store_meta_json(r, ctx);
     if (*meta == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /*
+     * deleted while the provider worked (a DELETE, the cleanup): it
+     * stays deleted, and the answer is still given
+     */
+
+    if (ngx_file_info(ctx->meta_path.data, &fi) == NGX_FILE_ERROR
+        && ngx_errno == NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store: id %*s of customer \"%V\" was deleted "
+                      "during its transcription, \"%V\" not written again",
+                      (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, ctx->id,
+                      &ctx->customer, &ctx->meta_path);
+        return NGX_OK;
     }
 
     if (ngx_http_upload_store_json_dump(r->pool, *meta, &json) != NGX_OK
@@ -656,8 +673,17 @@ void
 ngx_http_upload_store_delete_audio(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx)
 {
+    ngx_err_t   err;
+    ngx_uint_t  level;
+
     if (ngx_delete_file(ctx->path.data) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+        err = ngx_errno;
+
+        /* ENOENT: a DELETE was first */
+
+        level = (err == NGX_ENOENT) ? NGX_LOG_INFO : NGX_LOG_CRIT;
+
+        ngx_log_error(level, r->connection->log, err,
                       ngx_delete_file_n " \"%V\" failed (customer \"%V\")",
                       &ctx->path, &ctx->customer);
         return;

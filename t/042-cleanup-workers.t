@@ -109,3 +109,56 @@ kill 'HUP', $pid or die "kill HUP $pid: $!";
                           . "/logs/error.log")
        =~ /cleanup run 1 given up after \d+ entries, the worker is exiting/ } }]
 --- store_files
+
+
+
+=== TEST 3: the worker sweeping is killed (SIGKILL): another one takes over and makes the run again
+--- http_config
+    upload_store_path html/store zone=audio:1m retention=1d interval=1h
+                      min_free=0;
+    limit_req_zone $server_name zone=slow:1m rate=15r/m;
+--- post_setup_server_root
+my $r = Test::Nginx::Util::html_dir() . "/store";
+for my $d (1 .. 30) {
+    for my $f (1 .. 1000) {
+        UploadStore::plant($r, sprintf("c%02d/audio/2020-01-01/upload_%04d.wav", $d, $f), 3 * 86400, "x");
+    }
+}
+UploadStore::plant($r, ".tmp/0000000001", 7200, "a body of a worker killed long ago");
+--- config
+    # the second request waits 4 seconds
+    location = /admin {
+        limit_req zone=slow burst=5;
+        upload_store_admin audio;
+    }
+
+    location = /status {
+        upload_store_admin audio;
+    }
+--- init
+# SIGKILL for the worker that owns the run, once it is under way
+use HTTP::Tiny ();
+use Time::HiRes ();
+my $url = "http://127.0.0.1:" . Test::Nginx::Util::server_port() . "/status";
+my $owner;
+for (1 .. 300) {
+    ($owner) = HTTP::Tiny->new->get($url)->{content} =~ /"running":true,"worker":(\d+)/;
+    last if $owner;
+    Time::HiRes::sleep(0.01);
+}
+die "no run under way" unless $owner;
+kill 'KILL', $owner or die "kill KILL $owner: $!";
+--- request eval
+["GET /admin", "GET /admin"]
+--- response_json eval
+[undef,
+ { "/store/files" => 0, "/store/customers" => 0, "/cleanup/failed" => 0,
+   "/cleanup/running" => sub { !$_[0] },
+   "/cleanup/runs" => sub {
+       UploadStore::slurp(Test::Nginx::Util::server_root()
+                          . "/logs/error.log")
+       =~ /cleanup owner, worker \d+, is gone; its run is made again/ } }]
+--- no_error_log
+[crit]
+[emerg]
+--- store_files

@@ -74,6 +74,7 @@ X-Customer: acme
 Content-Type: audio/wav
 Content-Length: 11
 Accept-Ranges: bytes
+X-Content-Type-Options: nosniff
 --- response_headers_like
 ETag: "[0-9a-f]+-b"
 Last-Modified: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT
@@ -333,3 +334,43 @@ Content-Type: audio/wav
 --- roundtrip: acme /files/
 --- response_json eval
 { "/status" => "stored" }
+
+
+
+=== TEST 17: an upload deleted while it is transcribed stays deleted
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer $http_x_customer;
+        upload_store_transcribe /_stt;
+    }
+
+    # the "provider" deletes the upload through the files API, and answers
+    # 204, which is no transcript
+    location = /_stt {
+        internal;
+        proxy_method DELETE;
+        proxy_set_header X-Customer acme;
+        proxy_pass http://127.0.0.1:$server_port/files/$upload_store_id;
+    }
+
+    location /files/ {
+        upload_store_files audio;
+        upload_store_customer $http_x_customer;
+    }
+--- post_setup_server_root
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+--- request
+POST /upload
+hello
+--- error_code: 502
+--- response_json eval
+{ "/error/code" => "provider_bad_response" }
+--- error_log eval
+qr/was deleted during its transcription, ".*\.json" not written again/
+--- store_files
+--- no_error_log
+[crit]
+[alert]
