@@ -37,6 +37,10 @@
 #define NGX_HTTP_UPLOAD_STORE_SLICE_FILES  1000
 #define NGX_HTTP_UPLOAD_STORE_SLICE_MSEC   5
 
+/* in a thread: the heartbeat is written between slices */
+#define NGX_HTTP_UPLOAD_STORE_THREAD_FILES  10000
+#define NGX_HTTP_UPLOAD_STORE_THREAD_MSEC   500
+
 /* a body temp file this old belongs to no request */
 #define NGX_HTTP_UPLOAD_STORE_ORPHAN_AGE   3600
 
@@ -69,14 +73,31 @@ typedef struct {
 
     ngx_http_upload_store_run_t     run;
     ngx_msec_t                      started;     /* ngx_current_msec */
+
+#if (NGX_THREADS)
+    ngx_thread_task_t              *task;
+    ngx_int_t                       rc;          /* the thread's slice */
+#endif
+
+    /* a walk that counts and deletes nothing: the store's size at start */
+    unsigned                        count:1;
+    off_t                           bytes;
+    ngx_uint_t                      files;
+    ngx_uint_t                      customers;
 } ngx_http_upload_store_cleanup_t;
 
 
 static void ngx_http_upload_store_cleanup_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_upload_store_cleanup_start(
     ngx_http_upload_store_cleanup_t *cl);
+static void ngx_http_upload_store_cleanup_next(
+    ngx_http_upload_store_cleanup_t *cl, ngx_int_t rc);
+#if (NGX_THREADS)
+static void ngx_http_upload_store_cleanup_thread(void *data, ngx_log_t *log);
+static void ngx_http_upload_store_cleanup_thread_done(ngx_event_t *ev);
+#endif
 static ngx_int_t ngx_http_upload_store_cleanup_slice(
-    ngx_http_upload_store_cleanup_t *cl);
+    ngx_http_upload_store_cleanup_t *cl, ngx_uint_t files, ngx_msec_t msec);
 static void ngx_http_upload_store_cleanup_entry(
     ngx_http_upload_store_cleanup_t *cl, ngx_http_upload_store_level_t *lv,
     u_char *name, size_t len);
@@ -152,6 +173,21 @@ ngx_http_upload_store_cleanup_init(ngx_cycle_t *cycle)
         cl->event.data = &cl->dummy;
         cl->event.log = cycle->log;
         cl->event.cancelable = 1;
+
+#if (NGX_THREADS)
+        if (store->thread_pool) {
+            cl->task = ngx_thread_task_alloc(cycle->pool, 0);
+            if (cl->task == NULL) {
+                return NGX_ERROR;
+            }
+
+            cl->task->ctx = cl;
+            cl->task->handler = ngx_http_upload_store_cleanup_thread;
+            cl->task->event.handler = ngx_http_upload_store_cleanup_thread_done;
+            cl->task->event.data = &cl->dummy;
+            cl->task->event.log = cycle->log;
+        }
+#endif
 
         store->cleanup = cl;
 
@@ -231,9 +267,80 @@ ngx_http_upload_store_cleanup_now(ngx_http_upload_store_t *store)
 }
 
 
+/*
+ * at start (zone init, in the master): what the store holds, as the
+ * cleanup sees it, with the same walk; synchronous, as nginx's own
+ * temp path checks are
+ */
+
+ngx_int_t
+ngx_http_upload_store_cleanup_count(ngx_http_upload_store_t *store,
+    ngx_log_t *log)
+{
+    int                               fd;
+    ngx_int_t                         rc;
+    ngx_http_upload_store_cleanup_t  *cl;
+
+    cl = ngx_calloc(sizeof(ngx_http_upload_store_cleanup_t), log);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->store = store;
+    cl->log = log;
+    cl->count = 1;
+
+    fd = open((char *) store->root.data, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+
+    if (fd != -1) {
+        cl->level[0].dir = fdopendir(fd);
+
+        if (cl->level[0].dir == NULL) {
+            (void) close(fd);
+        }
+    }
+
+    if (cl->level[0].dir == NULL) {
+        /* not there yet: nginx creates it later */
+        ngx_free(cl);
+        return NGX_OK;
+    }
+
+    cl->level[0].kind = NGX_HTTP_UPLOAD_STORE_ROOT;
+    cl->depth = 1;
+
+    while (ngx_http_upload_store_cleanup_slice(cl, NGX_MAX_UINT32_VALUE,
+                                               NGX_MAX_INT32_VALUE)
+           == NGX_AGAIN)
+    {
+        /* void */
+    }
+
+    rc = NGX_OK;
+
+    if (cl->run.failed) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "upload store \"%V\": %uA entries could not be "
+                      "read to size the store, the first: %s",
+                      &store->name, cl->run.failed, cl->run.errors[0]);
+        rc = NGX_DECLINED;
+    }
+
+    store->sh->bytes = cl->bytes;
+    store->sh->files = cl->files;
+    store->sh->customers = cl->customers;
+
+    ngx_free(cl);
+
+    return rc;
+}
+
+
 static void
 ngx_http_upload_store_cleanup_handler(ngx_event_t *ev)
 {
+    ngx_int_t                         rc;
+    ngx_msec_t                        start, elapsed;
     ngx_connection_t                 *c;
     ngx_http_upload_store_t          *store;
     ngx_http_upload_store_cleanup_t  *cl;
@@ -270,13 +377,51 @@ ngx_http_upload_store_cleanup_handler(ngx_event_t *ev)
 
     store->sh->heartbeat = ngx_time();
 
-    if (ngx_http_upload_store_cleanup_slice(cl) == NGX_AGAIN) {
+#if (NGX_THREADS)
+
+    /* the slice in a thread: the event loop never waits for an unlink() */
+
+    if (store->thread_pool) {
+        if (ngx_thread_task_post(store->thread_pool, cl->task) == NGX_OK) {
+            return;
+        }
+
+        /* the queue is full: this slice here, bounded as ever */
+    }
+
+#endif
+
+    start = ngx_http_upload_store_cleanup_msec();
+
+    rc = ngx_http_upload_store_cleanup_slice(cl,
+                                           NGX_HTTP_UPLOAD_STORE_SLICE_FILES,
+                                           NGX_HTTP_UPLOAD_STORE_SLICE_MSEC);
+
+    elapsed = ngx_http_upload_store_cleanup_msec() - start;
+
+    if (elapsed > cl->run.slice) {
+        cl->run.slice = elapsed;
+    }
+
+    ngx_http_upload_store_cleanup_next(cl, rc);
+}
+
+
+/* after a slice: the next one, or the end of the run */
+
+static void
+ngx_http_upload_store_cleanup_next(ngx_http_upload_store_cleanup_t *cl,
+    ngx_int_t rc)
+{
+    ngx_time_update();
+
+    if (rc == NGX_AGAIN) {
         /* the events that came meanwhile go first */
         ngx_http_upload_store_cleanup_arm(cl, 1);
         return;
     }
 
-    if (store->sh->owner != (ngx_atomic_uint_t) ngx_pid) {
+    if (cl->store->sh->owner != (ngx_atomic_uint_t) ngx_pid) {
 
         /* a slice so slow that another worker took over meanwhile */
 
@@ -288,6 +433,45 @@ ngx_http_upload_store_cleanup_handler(ngx_event_t *ev)
     ngx_http_upload_store_cleanup_finish(cl);
     ngx_http_upload_store_cleanup_arm(cl, NGX_HTTP_UPLOAD_STORE_IDLE);
 }
+
+
+#if (NGX_THREADS)
+
+/* in a thread of the pool: a longer slice, the event loop is not held */
+
+static void
+ngx_http_upload_store_cleanup_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_upload_store_cleanup_t  *cl = data;
+
+    cl->rc = ngx_http_upload_store_cleanup_slice(cl,
+                                          NGX_HTTP_UPLOAD_STORE_THREAD_FILES,
+                                          NGX_HTTP_UPLOAD_STORE_THREAD_MSEC);
+}
+
+
+/* back in the event loop */
+
+static void
+ngx_http_upload_store_cleanup_thread_done(ngx_event_t *ev)
+{
+    ngx_connection_t                 *c;
+    ngx_http_upload_store_cleanup_t  *cl;
+
+    c = ev->data;
+    cl = c->data;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        ngx_http_upload_store_cleanup_close(cl);
+        return;
+    }
+
+    cl->store->sh->heartbeat = ngx_time();
+
+    ngx_http_upload_store_cleanup_next(cl, cl->rc);
+}
+
+#endif
 
 
 /* NGX_OK: this worker owns the store and starts a run */
@@ -395,12 +579,13 @@ ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *cl)
 /* NGX_AGAIN: the slice's budget is spent, NGX_OK: the run is done */
 
 static ngx_int_t
-ngx_http_upload_store_cleanup_slice(ngx_http_upload_store_cleanup_t *cl)
+ngx_http_upload_store_cleanup_slice(ngx_http_upload_store_cleanup_t *cl,
+    ngx_uint_t files, ngx_msec_t msec)
 {
     size_t                          len;
     ngx_err_t                       err;
     ngx_uint_t                      n;
-    ngx_msec_t                      start, elapsed;
+    ngx_msec_t                      start;
     struct dirent                  *de;
     ngx_http_upload_store_level_t  *lv;
 
@@ -410,10 +595,8 @@ ngx_http_upload_store_cleanup_slice(ngx_http_upload_store_cleanup_t *cl)
 
         /* one unlink() can take milliseconds on a busy disk: every entry */
 
-        elapsed = ngx_http_upload_store_cleanup_msec() - start;
-
-        if (n > NGX_HTTP_UPLOAD_STORE_SLICE_FILES
-            || elapsed >= NGX_HTTP_UPLOAD_STORE_SLICE_MSEC)
+        if (n > files
+            || ngx_http_upload_store_cleanup_msec() - start >= msec)
         {
             break;
         }
@@ -447,13 +630,6 @@ ngx_http_upload_store_cleanup_slice(ngx_http_upload_store_cleanup_t *cl)
 
         ngx_http_upload_store_cleanup_entry(cl, lv, (u_char *) de->d_name,
                                             len);
-    }
-
-    ngx_time_update();
-    elapsed = ngx_http_upload_store_cleanup_msec() - start;
-
-    if (elapsed > cl->run.slice) {
-        cl->run.slice = elapsed;
     }
 
     return cl->depth ? NGX_AGAIN : NGX_OK;
@@ -494,8 +670,14 @@ ngx_http_upload_store_cleanup_entry(ngx_http_upload_store_cleanup_t *cl,
         }
 
         if (len == 4 && ngx_strncmp(name, ".tmp", 4) == 0) {
-            (void) ngx_http_upload_store_cleanup_push(cl, lv, name, len,
+
+            /* bodies in flight are not stored yet */
+
+            if (!cl->count) {
+                (void) ngx_http_upload_store_cleanup_push(cl, lv, name, len,
                                                  NGX_HTTP_UPLOAD_STORE_TEMP);
+            }
+
             return;
         }
 
@@ -506,8 +688,13 @@ ngx_http_upload_store_cleanup_entry(ngx_http_upload_store_cleanup_t *cl,
             break;
         }
 
-        (void) ngx_http_upload_store_cleanup_push(cl, lv, name, len,
-                                                  lv->kind + 1);
+        if (ngx_http_upload_store_cleanup_push(cl, lv, name, len,
+                                               lv->kind + 1)
+            == NGX_OK)
+        {
+            cl->customers++;
+        }
+
         return;
 
     case NGX_HTTP_UPLOAD_STORE_CUSTOMER:
@@ -527,6 +714,19 @@ ngx_http_upload_store_cleanup_entry(ngx_http_upload_store_cleanup_t *cl,
 
         if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
             break;
+        }
+
+        if (cl->count) {
+            if (S_ISREG(st.st_mode)) {
+                cl->bytes += st.st_size;
+
+                if (len < 5 || ngx_strncmp(name + len - 5, ".json", 5) != 0)
+                {
+                    cl->files++;
+                }
+            }
+
+            return;
         }
 
         if (store->retention == 0) {
@@ -667,7 +867,9 @@ ngx_http_upload_store_cleanup_pop(ngx_http_upload_store_cleanup_t *cl)
     (void) closedir(lv->dir);
     lv->dir = NULL;
 
-    if (cl->depth == 0 || lv->kind == NGX_HTTP_UPLOAD_STORE_TEMP) {
+    if (cl->depth == 0 || lv->kind == NGX_HTTP_UPLOAD_STORE_TEMP
+        || cl->count)
+    {
         return;
     }
 

@@ -752,6 +752,32 @@ ngx_http_upload_store_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "thread_pool=", 12) == 0) {
+
+#if (NGX_THREADS)
+            s.data = value[i].data + 12;
+            s.len = value[i].len - 12;
+
+            if (s.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid thread pool \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            store->thread_pool = ngx_thread_pool_add(cf, &s);
+            if (store->thread_pool == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+#else
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" needs nginx built with "
+                               "--with-threads", &value[i]);
+            return NGX_CONF_ERROR;
+#endif
+        }
+
         if (ngx_strncmp(value[i].data, "access=", 7) == 0) {
 
             s.data = value[i].data + 7;

@@ -136,6 +136,10 @@ typedef struct {
     off_t                           avail;
 
     void                           *cleanup;     /* this worker's sweep */
+
+#if (NGX_THREADS)
+    ngx_thread_pool_t              *thread_pool; /* thread_pool= */
+#endif
 } ngx_http_upload_store_t;
 
 
@@ -224,6 +228,8 @@ ngx_int_t ngx_http_upload_store_files_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_upload_store_admin_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_upload_store_cleanup_init(ngx_cycle_t *cycle);
 void ngx_http_upload_store_cleanup_exit(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_upload_store_cleanup_count(ngx_http_upload_store_t *store,
+    ngx_log_t *log);
 ngx_atomic_uint_t ngx_http_upload_store_cleanup_now(
     ngx_http_upload_store_t *store);
 void ngx_http_upload_store_count_status(ngx_http_upload_store_t *store,

@@ -19,22 +19,8 @@ typedef struct {
 } ngx_http_upload_store_type_suffix_t;
 
 
-typedef struct {
-    off_t                           bytes;
-    ngx_uint_t                      files;
-    ngx_uint_t                      customers;
-    size_t                          root;        /* the root's length */
-} ngx_http_upload_store_walk_t;
-
-
 static ngx_int_t ngx_http_upload_store_random(u_char *buf, size_t len,
     ngx_log_t *log);
-static ngx_int_t ngx_http_upload_store_walk_file(ngx_tree_ctx_t *ctx,
-    ngx_str_t *path);
-static ngx_int_t ngx_http_upload_store_walk_dir(ngx_tree_ctx_t *ctx,
-    ngx_str_t *path);
-static ngx_int_t ngx_http_upload_store_walk_noop(ngx_tree_ctx_t *ctx,
-    ngx_str_t *path);
 static ngx_int_t ngx_http_upload_store_write_file(ngx_str_t *name,
     ngx_str_t *data, ngx_uint_t access, ngx_log_t *log);
 static void ngx_http_upload_store_customer_dir(ngx_http_request_t *r,
@@ -83,10 +69,8 @@ ngx_http_upload_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_upload_store_t  *ostore = data;
 
-    ngx_tree_ctx_t                 tree;
-    ngx_slab_pool_t               *shpool;
-    ngx_http_upload_store_t       *store;
-    ngx_http_upload_store_walk_t   walk;
+    ngx_slab_pool_t          *shpool;
+    ngx_http_upload_store_t  *store;
 
     store = shm_zone->data;
 
@@ -119,102 +103,8 @@ ngx_http_upload_store_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* what is already stored counts against max_size */
 
-    walk.bytes = 0;
-    walk.files = 0;
-    walk.customers = 0;
-    walk.root = store->root.len;
+    (void) ngx_http_upload_store_cleanup_count(store, shm_zone->shm.log);
 
-    tree.init_handler = NULL;
-    tree.file_handler = ngx_http_upload_store_walk_file;
-    tree.pre_tree_handler = ngx_http_upload_store_walk_dir;
-    tree.post_tree_handler = ngx_http_upload_store_walk_noop;
-    tree.spec_handler = ngx_http_upload_store_walk_noop;
-    tree.data = &walk;
-    tree.alloc = 0;
-    tree.log = shm_zone->shm.log;
-
-    if (ngx_walk_tree(&tree, &store->root) != NGX_OK) {
-        ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
-                      "upload store \"%V\": could not size \"%s\", "
-                      "starting from zero", &store->name, store->root.data);
-    }
-
-    store->sh->bytes = walk.bytes;
-    store->sh->files = walk.files;
-    store->sh->customers = walk.customers;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_upload_store_walk_file(ngx_tree_ctx_t *ctx, ngx_str_t *path)
-{
-    ngx_http_upload_store_walk_t  *walk = ctx->data;
-
-    u_char      *p;
-    ngx_uint_t   n;
-
-    /* {root}/{customer}/{category}/{day}/{file}, as the cleanup sees it */
-
-    n = 0;
-
-    for (p = path->data + walk->root; p < path->data + path->len; p++) {
-        if (*p == '/') {
-            n++;
-        }
-    }
-
-    if (n != 4) {
-        return NGX_OK;
-    }
-
-    walk->bytes += ctx->size;
-
-    if (path->len < 5
-        || ngx_strncmp(path->data + path->len - 5, ".json", 5) != 0)
-    {
-        walk->files++;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_upload_store_walk_dir(ngx_tree_ctx_t *ctx, ngx_str_t *path)
-{
-    ngx_http_upload_store_walk_t  *walk = ctx->data;
-
-    size_t  len;
-
-    /* bodies in flight are not stored yet */
-
-    len = sizeof("/.tmp") - 1;
-
-    if (path->len >= len
-        && ngx_strncmp(path->data + path->len - len, "/.tmp", len) == 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    /* {root}/{customer} */
-
-    if (path->len > walk->root + 1
-        && ngx_strlchr(path->data + walk->root + 1, path->data + path->len,
-                       '/')
-           == NULL)
-    {
-        walk->customers++;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_upload_store_walk_noop(ngx_tree_ctx_t *ctx, ngx_str_t *path)
-{
     return NGX_OK;
 }
 
