@@ -87,6 +87,12 @@ typedef struct {
 } ngx_http_upload_store_cleanup_t;
 
 
+static ngx_int_t ngx_http_upload_store_cleanup_start_timer(
+    ngx_cycle_t *cycle, ngx_http_upload_store_t *store);
+static ngx_int_t ngx_http_upload_store_cleanup_stop(ngx_cycle_t *cycle,
+    ngx_http_upload_store_t *store);
+static ngx_int_t ngx_http_upload_store_each(ngx_cycle_t *cycle,
+    ngx_int_t (*handler)(ngx_cycle_t *cycle, ngx_http_upload_store_t *store));
 static void ngx_http_upload_store_cleanup_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_upload_store_cleanup_start(
     ngx_http_upload_store_cleanup_t *cl);
@@ -123,78 +129,59 @@ static void ngx_http_upload_store_cleanup_arm(
 ngx_int_t
 ngx_http_upload_store_cleanup_init(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                        i;
-    ngx_list_part_t                  *part;
-    ngx_shm_zone_t                   *shm_zone;
-    ngx_http_upload_store_t          *store;
-    ngx_http_upload_store_cleanup_t  *cl;
-
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
     {
         return NGX_OK;
     }
 
-    part = &cycle->shared_memory.part;
-    shm_zone = part->elts;
+    return ngx_http_upload_store_each(cycle,
+                                    ngx_http_upload_store_cleanup_start_timer);
+}
 
-    for (i = 0; /* void */ ; i++) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
+static ngx_int_t
+ngx_http_upload_store_cleanup_start_timer(ngx_cycle_t *cycle,
+    ngx_http_upload_store_t *store)
+{
+    ngx_http_upload_store_cleanup_t  *cl;
 
-            part = part->next;
-            shm_zone = part->elts;
-            i = 0;
-        }
+    cl = ngx_pcalloc(cycle->pool, sizeof(ngx_http_upload_store_cleanup_t));
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
 
-        if (shm_zone[i].tag != &ngx_http_upload_store_module
-            || shm_zone[i].data == NULL)
-        {
-            continue;
-        }
+    cl->store = store;
+    cl->log = cycle->log;
 
-        store = shm_zone[i].data;
+    cl->dummy.fd = (ngx_socket_t) -1;
+    cl->dummy.data = cl;
 
-        cl = ngx_pcalloc(cycle->pool, sizeof(ngx_http_upload_store_cleanup_t));
-        if (cl == NULL) {
+    cl->event.handler = ngx_http_upload_store_cleanup_handler;
+    cl->event.data = &cl->dummy;
+    cl->event.log = cycle->log;
+    cl->event.cancelable = 1;
+
+#if (NGX_THREADS)
+    if (store->thread_pool) {
+        cl->task = ngx_thread_task_alloc(cycle->pool, 0);
+        if (cl->task == NULL) {
             return NGX_ERROR;
         }
 
-        cl->store = store;
-        cl->log = cycle->log;
-
-        cl->dummy.fd = (ngx_socket_t) -1;
-        cl->dummy.data = cl;
-
-        cl->event.handler = ngx_http_upload_store_cleanup_handler;
-        cl->event.data = &cl->dummy;
-        cl->event.log = cycle->log;
-        cl->event.cancelable = 1;
-
-#if (NGX_THREADS)
-        if (store->thread_pool) {
-            cl->task = ngx_thread_task_alloc(cycle->pool, 0);
-            if (cl->task == NULL) {
-                return NGX_ERROR;
-            }
-
-            cl->task->ctx = cl;
-            cl->task->handler = ngx_http_upload_store_cleanup_thread;
-            cl->task->event.handler = ngx_http_upload_store_cleanup_thread_done;
-            cl->task->event.data = &cl->dummy;
-            cl->task->event.log = cycle->log;
-        }
+        cl->task->ctx = cl;
+        cl->task->handler = ngx_http_upload_store_cleanup_thread;
+        cl->task->event.handler = ngx_http_upload_store_cleanup_thread_done;
+        cl->task->event.data = &cl->dummy;
+        cl->task->event.log = cycle->log;
+    }
 #endif
 
-        store->cleanup = cl;
+    store->cleanup = cl;
 
-        /* workers started together do not all look at once */
+    /* workers started together do not all look at once */
 
-        ngx_http_upload_store_cleanup_arm(cl, 100 + ngx_random() % 400);
-    }
+    ngx_http_upload_store_cleanup_arm(cl, 100 + ngx_random() % 400);
 
     return NGX_OK;
 }
@@ -205,11 +192,32 @@ ngx_http_upload_store_cleanup_init(ngx_cycle_t *cycle)
 void
 ngx_http_upload_store_cleanup_exit(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                        i;
-    ngx_list_part_t                  *part;
-    ngx_shm_zone_t                   *shm_zone;
-    ngx_http_upload_store_t          *store;
-    ngx_http_upload_store_cleanup_t  *cl;
+    (void) ngx_http_upload_store_each(cycle,
+                                      ngx_http_upload_store_cleanup_stop);
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_cleanup_stop(ngx_cycle_t *cycle,
+    ngx_http_upload_store_t *store)
+{
+    if (store->cleanup != NULL) {
+        ngx_http_upload_store_cleanup_close(store->cleanup);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the stores of the cycle: the zones of upload_store_path */
+
+static ngx_int_t
+ngx_http_upload_store_each(ngx_cycle_t *cycle,
+    ngx_int_t (*handler)(ngx_cycle_t *cycle, ngx_http_upload_store_t *store))
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *shm_zone;
 
     part = &cycle->shared_memory.part;
     shm_zone = part->elts;
@@ -232,13 +240,12 @@ ngx_http_upload_store_cleanup_exit(ngx_cycle_t *cycle)
             continue;
         }
 
-        store = shm_zone[i].data;
-        cl = store->cleanup;
-
-        if (cl != NULL) {
-            ngx_http_upload_store_cleanup_close(cl);
+        if (handler(cycle, shm_zone[i].data) != NGX_OK) {
+            return NGX_ERROR;
         }
     }
+
+    return NGX_OK;
 }
 
 

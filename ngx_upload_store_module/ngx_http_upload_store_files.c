@@ -45,6 +45,9 @@ static ngx_int_t ngx_http_upload_store_files_transcript(
     ngx_http_upload_store_file_t *f);
 static ngx_int_t ngx_http_upload_store_files_delete(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_http_upload_store_file_t *f);
+static ngx_int_t ngx_http_upload_store_files_path(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_http_upload_store_file_t *f,
+    ngx_str_t *path);
 static ngx_int_t ngx_http_upload_store_files_name(
     ngx_http_upload_store_file_t *f, char *key, ngx_str_t *value);
 
@@ -379,13 +382,35 @@ ngx_http_upload_store_files_name(ngx_http_upload_store_file_t *f,
 }
 
 
+/* the audio's path: the day directory and the name in the metadata */
+
+static ngx_int_t
+ngx_http_upload_store_files_path(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_http_upload_store_file_t *f,
+    ngx_str_t *path)
+{
+    u_char  *p;
+
+    path->len = f->dir.len + ctx->file.len;
+    path->data = ngx_pnalloc(r->pool, path->len + 1);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(path->data, f->dir.data, f->dir.len);
+    p = ngx_cpymem(p, ctx->file.data, ctx->file.len);
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
 /* the stored audio, by nginx's own file machinery: ranges, sendfile */
 
 static ngx_int_t
 ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_http_upload_store_file_t *f)
 {
-    u_char                    *p;
     json_t                    *v;
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
@@ -395,15 +420,9 @@ ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     ngx_open_file_info_t       of;
     ngx_http_core_loc_conf_t  *clcf;
 
-    path.len = f->dir.len + ctx->file.len;
-    path.data = ngx_pnalloc(r->pool, path.len + 1);
-    if (path.data == NULL) {
+    if (ngx_http_upload_store_files_path(r, ctx, f, &path) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    p = ngx_cpymem(path.data, f->dir.data, f->dir.len);
-    p = ngx_cpymem(p, ctx->file.data, ctx->file.len);
-    *p = '\0';
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
@@ -554,7 +573,6 @@ static ngx_int_t
 ngx_http_upload_store_files_delete(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_http_upload_store_file_t *f)
 {
-    u_char                   *p;
     ngx_err_t                 err;
     ngx_str_t                 path;
     ngx_file_info_t           fi;
@@ -564,15 +582,9 @@ ngx_http_upload_store_files_delete(ngx_http_request_t *r,
 
     store = ctx->store;
 
-    path.len = f->dir.len + ctx->file.len;
-    path.data = ngx_pnalloc(r->pool, path.len + 1);
-    if (path.data == NULL) {
+    if (ngx_http_upload_store_files_path(r, ctx, f, &path) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    p = ngx_cpymem(path.data, f->dir.data, f->dir.len);
-    p = ngx_cpymem(p, ctx->file.data, ctx->file.len);
-    *p = '\0';
 
     if (ngx_link_info(path.data, &fi) != NGX_FILE_ERROR) {
 
