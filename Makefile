@@ -6,6 +6,7 @@
 #                         local speech-to-text provider on 127.0.0.1
 #   make test             the whole Test::Nginx suite
 #   make test-valgrind    the suite with nginx under valgrind
+#   make test-asan        the suite with the module built with ASan + UBSan
 #   make style            80 columns, no tabs, no trailing spaces
 #   make fuzz             the multipart parser under libFuzzer (FUZZ_TIME=s)
 #   make bench            bench-ingest (against DAV PUT) and bench-sweep
@@ -58,7 +59,8 @@ HAVE_TN    := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null && echo yes)
 TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
               TEST_NGINX_LOAD_MODULES=$(MODPATH)
 
-.PHONY: all build deps deps-test run test test-valgrind style fuzz bench \
+.PHONY: all build deps deps-test run test test-valgrind test-asan style \
+        fuzz bench \
         bench-ingest bench-sweep \
         clean
 
@@ -104,6 +106,30 @@ $(SO): $(SRC)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(SRC) -f objs/Makefile modules
 endif
 
+# the same module built with AddressSanitizer and UBSan, for Debian's
+# nginx (which is not): the suite runs it with the sanitizers' runtime
+# preloaded into nginx alone (util/asan-nginx). Any finding aborts nginx,
+# so the test at hand fails; ASan's report goes to build/asan/, UBSan's
+# to the block's error log (its runtime reads its options only once nginx
+# has cleared the environment)
+
+ASAN_SRC   := $(BUILD)/nginx-src-asan
+ASAN_SO    := $(ASAN_SRC)/objs/$(MODULE)
+ASAN_OPT   := -g -O1 -fPIC -fno-omit-frame-pointer \
+              -fsanitize=address,undefined -fno-sanitize-recover=all
+
+$(ASAN_SRC)/objs/Makefile: config
+	@mkdir -p $(BUILD)
+	rm -rf $(ASAN_SRC) && cp -a /usr/share/nginx/src $(ASAN_SRC)
+	cd $(ASAN_SRC) && source ./conf_flags \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt='$(ASAN_OPT)' \
+	    --with-ld-opt='-fsanitize=address,undefined' \
+	    --add-dynamic-module=$(TOP)
+
+$(ASAN_SO): $(ASAN_SRC)/objs/Makefile $(SOURCES)
+	$(MAKE) -C $(ASAN_SRC) -f objs/Makefile modules
+
 # installs the missing Debian packages when root, else says how
 
 deps:
@@ -124,6 +150,20 @@ else
 	$(PROVE) -I $(LITE)/lib $(LITE)/t/
 	$(TEST_ENV) $(PROVE) -I $(LITE)/lib -r t/
 endif
+
+test-asan: deps deps-test $(ASAN_SO)
+	rm -rf $(BUILD)/asan && mkdir -p $(BUILD)/asan
+	ASAN_RUNTIME=$$($(CC) -print-file-name=libasan.so) \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(BUILD)/asan/report \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(BUILD)/asan/report \
+	TEST_NGINX_BINARY=$(TOP)/util/asan-nginx \
+	TEST_NGINX_LOAD_MODULES=$(ASAN_SO) \
+	$(PROVE) $(if $(HAVE_TN),,-I $(LITE)/lib) -r t/
+	@if ls $(BUILD)/asan/report* >/dev/null 2>&1; then \
+	    cat $(BUILD)/asan/report*; \
+	    echo "test-asan: the sanitizers reported errors" >&2; exit 1; \
+	fi
+	@echo "test-asan: no sanitizer report"
 
 test-valgrind: build deps-test
 ifeq ($(HAVE_TN),yes)
