@@ -9,6 +9,8 @@
 #   make test-asan        the suite with the module built with ASan + UBSan
 #   make style            80 columns, no tabs, no trailing spaces
 #   make fuzz             the multipart parser under libFuzzer (FUZZ_TIME=s)
+#   make soak DURATION=s  good and bad traffic, provider faults, reloads,
+#                         then checks that nothing was lost or left
 #   make bench            bench-ingest (against DAV PUT) and bench-sweep
 #                         (event-loop stall during a million-file cleanup)
 
@@ -60,7 +62,7 @@ TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
               TEST_NGINX_LOAD_MODULES=$(MODPATH)
 
 .PHONY: all build deps deps-test run test test-valgrind test-asan style \
-        fuzz bench \
+        fuzz soak bench \
         bench-ingest bench-sweep \
         clean
 
@@ -171,6 +173,14 @@ ifeq ($(HAVE_TN),yes)
 else
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 $(PROVE) -I $(LITE)/lib -r t/
 endif
+
+# loopback load with faults and reloads, then the checks (util/soak/soak)
+
+DURATION   ?= 60
+
+soak: build
+	@$(TOP)/util/deps python3 curl
+	$(TOP)/util/soak/soak $(NGINX) $(MODPATH) --duration $(DURATION)
 
 bench: bench-ingest bench-sweep
 
