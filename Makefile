@@ -11,8 +11,10 @@
 #   make fuzz             the multipart parser under libFuzzer (FUZZ_TIME=s)
 #   make soak DURATION=s  good and bad traffic, provider faults, reloads,
 #                         then checks that nothing was lost or left
-#   make bench            bench-ingest (against DAV PUT) and bench-sweep
-#                         (event-loop stall during a million-file cleanup)
+#   make bench            bench-ingest (against DAV PUT), bench-sweep
+#                         (event-loop stall during a million-file cleanup),
+#                         bench-transcribe (what the module adds to a
+#                         transcription), bench-memory (64 x 100 MiB)
 
 SHELL      := /bin/bash
 TOP        := $(CURDIR)
@@ -63,7 +65,7 @@ TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
 
 .PHONY: all build deps deps-test run test test-valgrind test-asan style \
         fuzz soak bench \
-        bench-ingest bench-sweep \
+        bench-ingest bench-sweep bench-transcribe bench-memory \
         clean
 
 all: build
@@ -182,7 +184,7 @@ soak: build
 	@$(TOP)/util/deps python3 curl
 	$(TOP)/util/soak/soak $(NGINX) $(MODPATH) --duration $(DURATION)
 
-bench: bench-ingest bench-sweep
+bench: bench-ingest bench-sweep bench-transcribe bench-memory
 
 bench-ingest: build
 	@$(TOP)/util/deps wrk curl
@@ -191,6 +193,14 @@ bench-ingest: build
 bench-sweep: build
 	@$(TOP)/util/deps wrk curl python3
 	$(TOP)/bench/sweep $(NGINX) $(MODPATH)
+
+bench-transcribe: build
+	@$(TOP)/util/deps wrk curl python3
+	$(TOP)/bench/transcribe $(NGINX) $(MODPATH)
+
+bench-memory: build
+	@$(TOP)/util/deps curl bc
+	$(TOP)/bench/memory $(NGINX) $(MODPATH)
 
 # the parser alone, with ASan and UBSan; new inputs go to build/fuzz/corpus
 
