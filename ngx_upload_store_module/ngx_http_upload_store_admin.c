@@ -322,7 +322,6 @@ ngx_http_upload_store_admin_poll(ngx_event_t *ev)
 {
     json_t                        *json;
     ngx_int_t                      rc;
-    ngx_str_t                      out;
     ngx_connection_t              *c;
     ngx_http_request_t            *r;
     ngx_http_upload_store_sh_t    *sh;
@@ -372,16 +371,7 @@ ngx_http_upload_store_admin_poll(ngx_event_t *ev)
         goto done;
     }
 
-    rc = ngx_http_upload_store_json_dump(r->pool, json, &out);
-
-    json_decref(json);
-
-    if (rc == NGX_OK) {
-        rc = ngx_http_upload_store_send_json(r, NGX_HTTP_OK, &out);
-
-    } else {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    rc = ngx_http_upload_store_send_object(r, NGX_HTTP_OK, json);
 
 done:
 
@@ -409,8 +399,6 @@ ngx_http_upload_store_admin_health(ngx_http_request_t *r,
 {
     off_t                          bytes;
     json_t                        *json;
-    ngx_int_t                      rc;
-    ngx_str_t                      out;
     ngx_http_upload_store_disk_t   disk;
 
     ngx_http_upload_store_disk(store, &disk);
@@ -463,15 +451,7 @@ ngx_http_upload_store_admin_health(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_upload_store_json_dump(r->pool, json, &out);
-
-    json_decref(json);
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_upload_store_send_json(r, NGX_HTTP_OK, &out);
+    return ngx_http_upload_store_send_object(r, NGX_HTTP_OK, json);
 }
 
 
@@ -481,8 +461,6 @@ ngx_http_upload_store_admin_json(ngx_http_request_t *r,
 {
     char                          buf[NGX_INT_T_LEN + 1];
     json_t                        *json, *rejected, *outcomes, *buckets, *b;
-    ngx_int_t                      rc;
-    ngx_str_t                      out;
     ngx_uint_t                     i, n;
     ngx_http_upload_store_sh_t    *sh;
     ngx_http_upload_store_run_t    run;
@@ -609,15 +587,7 @@ ngx_http_upload_store_admin_json(ngx_http_request_t *r,
         goto failed;
     }
 
-    rc = ngx_http_upload_store_json_dump(r->pool, json, &out);
-
-    json_decref(json);
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_upload_store_send_json(r, NGX_HTTP_OK, &out);
+    return ngx_http_upload_store_send_object(r, NGX_HTTP_OK, json);
 
 failed:
 

@@ -107,6 +107,8 @@ static ngx_int_t ngx_http_upload_store_cleanup_slice(
 static void ngx_http_upload_store_cleanup_entry(
     ngx_http_upload_store_cleanup_t *cl, ngx_http_upload_store_level_t *lv,
     u_char *name, size_t len);
+static ngx_int_t ngx_http_upload_store_cleanup_unlink(
+    ngx_http_upload_store_cleanup_t *cl, int fd, u_char *name, size_t len);
 static ngx_int_t ngx_http_upload_store_cleanup_push(
     ngx_http_upload_store_cleanup_t *cl, ngx_http_upload_store_level_t *lv,
     u_char *name, size_t len, ngx_uint_t kind);
@@ -746,14 +748,9 @@ ngx_http_upload_store_cleanup_entry(ngx_http_upload_store_cleanup_t *cl,
             return;
         }
 
-        if (unlinkat(fd, (char *) name, 0) == -1) {
-            err = ngx_errno;
-
-            if (err != NGX_ENOENT) {
-                ngx_http_upload_store_cleanup_failed(cl, err, "unlinkat()",
-                                                     name, len);
-            }
-
+        if (ngx_http_upload_store_cleanup_unlink(cl, fd, name, len)
+            != NGX_OK)
+        {
             return;
         }
 
@@ -783,14 +780,9 @@ ngx_http_upload_store_cleanup_entry(ngx_http_upload_store_cleanup_t *cl,
             return;
         }
 
-        if (unlinkat(fd, (char *) name, 0) == -1) {
-            err = ngx_errno;
-
-            if (err != NGX_ENOENT) {
-                ngx_http_upload_store_cleanup_failed(cl, err, "unlinkat()",
-                                                     name, len);
-            }
-
+        if (ngx_http_upload_store_cleanup_unlink(cl, fd, name, len)
+            != NGX_OK)
+        {
             return;
         }
 
@@ -803,6 +795,29 @@ ngx_http_upload_store_cleanup_entry(ngx_http_upload_store_cleanup_t *cl,
     /* not the store's: left alone */
 
     cl->run.skipped++;
+}
+
+
+/* NGX_OK: removed; gone already is no failure, but nothing to count */
+
+static ngx_int_t
+ngx_http_upload_store_cleanup_unlink(ngx_http_upload_store_cleanup_t *cl,
+    int fd, u_char *name, size_t len)
+{
+    ngx_err_t  err;
+
+    if (unlinkat(fd, (char *) name, 0) == -1) {
+        err = ngx_errno;
+
+        if (err != NGX_ENOENT) {
+            ngx_http_upload_store_cleanup_failed(cl, err, "unlinkat()",
+                                                 name, len);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -237,6 +237,8 @@ void ngx_http_upload_store_count_status(ngx_http_upload_store_t *store,
 void ngx_http_upload_store_count_stt(ngx_http_upload_store_ctx_t *ctx);
 ngx_int_t ngx_http_upload_store_send_json(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *json);
+ngx_int_t ngx_http_upload_store_send_object(ngx_http_request_t *r,
+    ngx_uint_t status, json_t *json);
 ngx_int_t ngx_http_upload_store_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *type, ngx_str_t *body);
 ngx_int_t ngx_http_upload_store_transcribe(ngx_http_request_t *r,

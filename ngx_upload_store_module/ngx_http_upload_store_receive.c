@@ -324,6 +324,27 @@ ngx_http_upload_store_send_json(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* a JSON object as the answer; the reference is taken */
+
+ngx_int_t
+ngx_http_upload_store_send_object(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *json)
+{
+    ngx_int_t  rc;
+    ngx_str_t  out;
+
+    rc = ngx_http_upload_store_json_dump(r->pool, json, &out);
+
+    json_decref(json);
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_upload_store_send_json(r, status, &out);
+}
+
+
 /* an answer from memory */
 
 ngx_int_t
