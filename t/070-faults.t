@@ -13,6 +13,7 @@ no_shuffle();
 
 add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
 add_response_body_check(UploadStore::json_check());
+add_response_body_check(UploadStore::prometheus_check());
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -101,13 +102,20 @@ utime $t, $t, @orphans or die "utime: $!";
 --- more_headers
 Content-Type: audio/wav
 --- request eval
-["POST /admin", "POST /upload\nhello"]
+["POST /admin", "POST /upload\nhello", "GET /admin?format=prometheus"]
 --- error_code eval
-[200, 201]
+[200, 201, 200]
 --- response_json eval
-[{ "/cleanup/temp_deleted" => 1, "/cleanup/failed" => 0,
-   "/cleanup/bytes_freed" => sub { $_[0] >= 16384 } },
+[{ "/cleanup/failed" => 0 },
  { "/status" => "stored" }]
+--- response_prometheus eval
+# the new worker's first run may come before the POST's: the totals say
+# what the cleanup removed, whichever run it was
+[undef, undef,
+ { 'upload_store_cleanup_deleted_total{zone="audio"}' => 1,
+   'upload_store_cleanup_failed_total{zone="audio"}' => 0,
+   'upload_store_cleanup_freed_bytes_total{zone="audio"}' =>
+       sub { $_[0] >= 16384 } }]
 --- store_files
 acme/audio/DAY/upload_ID.wav 5
 acme/audio/DAY/ID.json
