@@ -5,8 +5,6 @@
 
 
 #include "ngx_http_upload_store_module.h"
-#include "ngx_http_upload_store_store.h"
-#include "ngx_http_upload_store_multipart.h"
 #include "ngx_http_upload_store_mp.h"
 
 
@@ -34,13 +32,6 @@
 #define NGX_HTTP_UPLOAD_STORE_MP_REFUSED         106
 
 
-typedef struct {
-    ngx_str_t                       name;
-    ngx_str_t                       value;
-    size_t                          size;        /* of value's memory */
-} ngx_http_upload_store_field_t;
-
-
 struct ngx_http_upload_store_multipart_s {
     ngx_http_request_t             *request;
     ngx_http_upload_store_ctx_t    *ctx;
@@ -57,8 +48,9 @@ struct ngx_http_upload_store_multipart_s {
     ngx_chain_t                    *free_slices;
     ngx_chain_t                    *free_copies;
 
-    ngx_array_t                     fields;      /* of ..._field_t */
-    ngx_http_upload_store_field_t  *field;       /* the part being read */
+    ngx_array_t                     fields;      /* of ngx_keyval_t */
+    ngx_keyval_t                   *field;       /* the part being read */
+    size_t                          field_size;  /* of its value's memory */
     ngx_uint_t                      status;      /* the refusal, if any */
 
     unsigned                        in_file:1;
@@ -134,8 +126,7 @@ ngx_http_upload_store_multipart_init(ngx_http_request_t *r,
     m->mp.headers = ngx_pnalloc(r->pool, uslcf->form_headers + 1);
 
     if (m->mp.headers == NULL
-        || ngx_array_init(&m->fields, r->pool, 4,
-                          sizeof(ngx_http_upload_store_field_t))
+        || ngx_array_init(&m->fields, r->pool, 4, sizeof(ngx_keyval_t))
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -152,16 +143,17 @@ ngx_http_upload_store_multipart_init(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "upload store \"%V\": invalid multipart boundary "
                       "from customer \"%V\"", &ctx->store->name,
-                      &ctx->customer);
+                      &ctx->record.customer);
 
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "boundary_invalid",
-                                           "multipart/form-data needs a "
-                                           "boundary of 1 to 70 "
-                                           "characters");
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "boundary_invalid",
+                                               "multipart/form-data needs a "
+                                               "boundary of 1 to 70 "
+                                               "characters");
     }
 
     ctx->multipart = m;
+    ctx->record.fields = &m->fields;
 
     return NGX_OK;
 }
@@ -217,12 +209,12 @@ ngx_http_upload_store_multipart_filter(ngx_http_request_t *r,
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "upload store \"%V\": no \"%V\" part in the form "
                           "from customer \"%V\"", &ctx->store->name,
-                          &ctx->file_field, &ctx->customer);
+                          &ctx->file_field, &ctx->record.customer);
 
-            return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                               "file_missing",
-                                               "the form has no \"%V\" "
-                                               "part", &ctx->file_field);
+            return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                                   "file_missing",
+                                                   "the form has no \"%V\" "
+                                                   "part", &ctx->file_field);
         }
 
         cl = ngx_http_upload_store_multipart_buf(m, &m->free_copies);
@@ -289,7 +281,7 @@ ngx_http_upload_store_multipart_part(void *data,
     ngx_str_t                      ct, name;
     ngx_http_request_t            *r;
     ngx_http_upload_store_ctx_t   *ctx;
-    ngx_http_upload_store_field_t *f;
+    ngx_keyval_t                  *f;
     ngx_http_upload_store_loc_conf_t  *uslcf;
 
     r = m->request;
@@ -305,7 +297,7 @@ ngx_http_upload_store_multipart_part(void *data,
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "upload store \"%V\": a second \"%V\" part "
                           "from customer \"%V\"", &ctx->store->name,
-                          &ctx->file_field, &ctx->customer);
+                          &ctx->file_field, &ctx->record.customer);
 
             return NGX_HTTP_UPLOAD_STORE_MP_FILE_TWICE;
         }
@@ -320,8 +312,8 @@ ngx_http_upload_store_multipart_part(void *data,
 
         if (part->disposition.has_filename) {
             rc = ngx_http_upload_store_set_filename(r, ctx,
-                                                part->disposition.filename,
-                                                part->disposition.filename_len);
+                                             part->disposition.filename,
+                                             part->disposition.filename_len);
         }
 
         if (rc == NGX_OK) {
@@ -329,8 +321,9 @@ ngx_http_upload_store_multipart_part(void *data,
         }
 
         if (rc == NGX_OK
-            && ngx_http_upload_store_suffix(r->pool, &ctx->filename,
-                                            &ctx->content_type, &ctx->suffix)
+            && ngx_http_upload_store_suffix(r->pool, &ctx->record.filename,
+                                            &ctx->record.content_type,
+                                            &ctx->record.suffix)
                != NGX_OK)
         {
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -367,18 +360,21 @@ ngx_http_upload_store_multipart_part(void *data,
         return NGX_HTTP_UPLOAD_STORE_MP_ERROR;
     }
 
-    f->name.data = ngx_pnalloc(r->pool, name.len);
-    if (f->name.data == NULL) {
+    f->key.data = ngx_pnalloc(r->pool, name.len);
+    if (f->key.data == NULL) {
         return NGX_HTTP_UPLOAD_STORE_MP_ERROR;
     }
 
-    f->name.len = name.len;
-    ngx_memcpy(f->name.data, name.data, name.len);
+    f->key.len = name.len;
+    ngx_memcpy(f->key.data, name.data, name.len);
 
-    ngx_str_null(&f->value);
-    f->size = 0;
+    /* an empty field is an empty string, not nothing */
+
+    f->value.data = (u_char *) "";
+    f->value.len = 0;
 
     m->field = f;
+    m->field_size = 0;
 
     return 0;
 }
@@ -394,7 +390,7 @@ ngx_http_upload_store_multipart_data(void *data, const u_char *p,
     size_t                             size;
     ngx_buf_t                         *b;
     ngx_chain_t                       *cl;
-    ngx_http_upload_store_field_t     *f;
+    ngx_keyval_t                      *f;
     ngx_http_upload_store_loc_conf_t  *uslcf;
 
     if (m->in_file) {
@@ -438,8 +434,8 @@ ngx_http_upload_store_multipart_data(void *data, const u_char *p,
         return NGX_HTTP_UPLOAD_STORE_MP_FIELD_LARGE;
     }
 
-    if (f->value.len + len > f->size) {
-        size = ngx_max(2 * f->size, f->value.len + len);
+    if (f->value.len + len > m->field_size) {
+        size = ngx_max(2 * m->field_size, f->value.len + len);
         size = ngx_max(size, 64);
         size = ngx_min(size, uslcf->form_value);
 
@@ -453,7 +449,7 @@ ngx_http_upload_store_multipart_data(void *data, const u_char *p,
         }
 
         f->value.data = v;
-        f->size = size;
+        m->field_size = size;
     }
 
     ngx_memcpy(f->value.data + f->value.len, p, len);
@@ -555,61 +551,61 @@ ngx_http_upload_store_multipart_error(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     case NGX_HTTP_UPLOAD_STORE_MP_FILE_TWICE:
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "file_duplicate",
-                                           "the form has more than one "
-                                           "\"%V\" part", &ctx->file_field);
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "file_duplicate",
+                                               "the form has more than one "
+                                               "\"%V\" part", &ctx->file_field);
 
     case NGX_HTTP_UPLOAD_STORE_MP_FIELDS_MANY:
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "fields_too_many",
-                                           "the form has more than %ui "
-                                           "fields", uslcf->form_fields);
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "fields_too_many",
+                                               "the form has more than %ui "
+                                               "fields", uslcf->form_fields);
 
     case NGX_HTTP_UPLOAD_STORE_MP_FIELD_NAME:
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "field_name_invalid",
-                                           "a field name is empty or "
-                                           "longer than %uz bytes",
-                                           uslcf->form_name);
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "field_name_invalid",
+                                               "a field name is empty or "
+                                               "longer than %uz bytes",
+                                               uslcf->form_name);
 
     case NGX_HTTP_UPLOAD_STORE_MP_FIELD_LARGE:
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "field_too_large",
-                                           "field \"%V\" is longer than "
-                                           "%uz bytes", &m->field->name,
-                                           uslcf->form_value);
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "field_too_large",
+                                               "field \"%V\" is longer than "
+                                               "%uz bytes", &m->field->key,
+                                               uslcf->form_value);
 
     case NGX_HTTP_UPLOAD_STORE_MP_FIELD_INVALID:
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "field_invalid",
-                                           "a field name or value is not "
-                                           "UTF-8");
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "field_invalid",
+                                               "a field name or value is not "
+                                               "UTF-8");
 
     case NGX_HTTP_UPLOAD_STORE_MP_HEADERS_LARGE:
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "part_headers_too_large",
-                                           "the headers of a part are "
-                                           "longer than %uz bytes",
-                                           uslcf->form_headers);
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "part_headers_too_large",
+                                               "the headers of a part are "
+                                               "longer than %uz bytes",
+                                               uslcf->form_headers);
 
     case NGX_HTTP_UPLOAD_STORE_MP_NO_NAME:
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "multipart_invalid",
-                                           "a part has no "
-                                           "\"Content-Disposition: "
-                                           "form-data; name=...\"");
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "multipart_invalid",
+                                               "a part has no "
+                                               "\"Content-Disposition: "
+                                               "form-data; name=...\"");
 
     case NGX_HTTP_UPLOAD_STORE_MP_INCOMPLETE:
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "multipart_incomplete",
-                                           "the form ends before its "
-                                           "closing boundary");
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "multipart_incomplete",
+                                               "the form ends before its "
+                                               "closing boundary");
 
     default: /* NGX_HTTP_UPLOAD_STORE_MP_MALFORMED */
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "multipart_invalid",
-                                           "malformed multipart/form-data");
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "multipart_invalid",
+                                               "malformed multipart/form-data");
     }
 }
 
@@ -620,14 +616,14 @@ ngx_int_t
 ngx_http_upload_store_multipart_field(ngx_http_upload_store_ctx_t *ctx,
     ngx_str_t *name, ngx_str_t *value)
 {
-    ngx_uint_t                      i;
-    ngx_http_upload_store_field_t  *f;
+    ngx_uint_t     i;
+    ngx_keyval_t  *f;
 
     f = ctx->multipart->fields.elts;
 
     for (i = 0; i < ctx->multipart->fields.nelts; i++) {
-        if (f[i].name.len == name->len
-            && ngx_strncmp(f[i].name.data, name->data, name->len) == 0)
+        if (f[i].key.len == name->len
+            && ngx_strncmp(f[i].key.data, name->data, name->len) == 0)
         {
             *value = f[i].value;
             return NGX_OK;
@@ -636,89 +632,3 @@ ngx_http_upload_store_multipart_field(ngx_http_upload_store_ctx_t *ctx,
 
     return NGX_DECLINED;
 }
-
-
-/* the fields into the metadata: a name given twice makes an array */
-
-ngx_int_t
-ngx_http_upload_store_multipart_fields(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx, json_t *meta)
-{
-    u_char                             *key;
-    json_t                             *fields, *old, *v, *a;
-    ngx_uint_t                          i;
-    ngx_http_upload_store_field_t      *f;
-    ngx_http_upload_store_multipart_t  *m;
-
-    m = ctx->multipart;
-
-    fields = json_object();
-    if (fields == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (json_object_set_new(meta, "fields", fields) != 0) {
-        return NGX_ERROR;
-    }
-
-    f = m->fields.elts;
-
-    for (i = 0; i < m->fields.nelts; i++) {
-
-        key = ngx_pnalloc(r->pool, f[i].name.len + 1);
-        if (key == NULL) {
-            return NGX_ERROR;
-        }
-
-        (void) ngx_cpystrn(key, f[i].name.data, f[i].name.len + 1);
-
-        v = json_stringn((char *) f[i].value.data, f[i].value.len);
-        if (v == NULL) {
-            return NGX_ERROR;
-        }
-
-        old = json_object_get(fields, (char *) key);
-
-        if (old == NULL) {
-            if (json_object_set_new(fields, (char *) key, v) != 0) {
-                return NGX_ERROR;
-            }
-
-            continue;
-        }
-
-        if (json_is_array(old)) {
-            if (json_array_append_new(old, v) != 0) {
-                return NGX_ERROR;
-            }
-
-            continue;
-        }
-
-        a = json_array();
-        if (a == NULL) {
-            json_decref(v);
-            return NGX_ERROR;
-        }
-
-        /* the *_new() calls release their argument even when they fail */
-
-        if (json_array_append(a, old) != 0) {
-            json_decref(v);
-            json_decref(a);
-            return NGX_ERROR;
-        }
-
-        if (json_array_append_new(a, v) != 0) {
-            json_decref(a);
-            return NGX_ERROR;
-        }
-
-        if (json_object_set_new(fields, (char *) key, a) != 0) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-

@@ -5,16 +5,22 @@
 
 
 #include "ngx_http_upload_store_module.h"
-#include "ngx_http_upload_store_store.h"
-#include "ngx_http_upload_store_multipart.h"
-#include "ngx_http_upload_store_mp.h"
+
+
+/*
+ * upload_store_receive: the body is read by nginx into a temp file inside
+ * the store (request_body_in_file_only), a multipart body parsed as it
+ * streams by the request body filter below, and the upload committed by
+ * the store's backend once it is whole: 201 with its record, or on to its
+ * transcription.
+ */
 
 
 static void ngx_http_upload_store_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_upload_store_paths(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *prefix);
-static ngx_int_t ngx_http_upload_store_raw(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_store_commit(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *json);
+static ngx_int_t ngx_http_upload_store_refuse(ngx_http_request_t *r,
+    ngx_http_upload_store_t *store, ngx_int_t reason);
 static ngx_int_t ngx_http_upload_store_checksum_init(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 static void ngx_http_upload_store_checksum_cleanup(void *data);
@@ -28,7 +34,7 @@ static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
 
 
 ngx_int_t
-ngx_http_upload_store_handler(ngx_http_request_t *r)
+ngx_http_upload_store_receive_handler(ngx_http_request_t *r)
 {
     ngx_int_t                          rc;
     ngx_http_upload_store_t           *store;
@@ -55,46 +61,9 @@ ngx_http_upload_store_handler(ngx_http_request_t *r)
 
     ctx->store = store;
 
-    if (ngx_http_complex_value(r, uslcf->customer, &ctx->customer)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ctx->customer.len == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "upload store \"%V\": no customer", &store->name);
-
-        return ngx_http_upload_store_error(r, NGX_HTTP_FORBIDDEN,
-                                           "customer_missing",
-                                           "no customer");
-    }
-
-    if (ngx_http_upload_store_valid_name(&ctx->customer) != NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "upload store \"%V\": invalid customer \"%V\"",
-                      &store->name, &ctx->customer);
-
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "customer_invalid",
-                                           "invalid customer");
-    }
-
-    if (ngx_http_complex_value(r, uslcf->category, &ctx->category)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_upload_store_valid_name(&ctx->category) != NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "upload store \"%V\": invalid category \"%V\" "
-                      "for customer \"%V\"",
-                      &store->name, &ctx->category, &ctx->customer);
-
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "category_invalid",
-                                           "invalid category");
+    rc = ngx_http_upload_store_set_customer(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ctx->file_field = uslcf->field;
@@ -104,7 +73,7 @@ ngx_http_upload_store_handler(ngx_http_request_t *r)
     rc = ngx_http_upload_store_multipart_init(r, ctx);
 
     if (rc == NGX_DECLINED) {
-        rc = ngx_http_upload_store_raw(r, ctx);
+        rc = ngx_http_upload_store_set_raw(r, ctx);
     }
 
     if (rc != NGX_OK) {
@@ -120,17 +89,17 @@ ngx_http_upload_store_handler(ngx_http_request_t *r)
     if (r->headers_in.content_length_n == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "upload store \"%V\": empty body from customer \"%V\"",
-                      &store->name, &ctx->customer);
+                      &store->name, &ctx->record.customer);
 
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "empty_body",
-                                           "the request body is empty");
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "empty_body",
+                                               "the request body is empty");
     }
 
-    rc = ngx_http_upload_store_check_space(r, store,
-                                           r->headers_in.content_length_n);
+    rc = ngx_http_upload_store_space(store, r->headers_in.content_length_n,
+                                     r->connection->log);
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_upload_store_refuse(r, store, rc);
     }
 
     r->request_body_in_file_only = 1;
@@ -157,15 +126,16 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
     ngx_int_t                          rc;
     ngx_str_t                          json;
     ngx_time_t                        *tp;
-    ngx_temp_file_t                   *tf;
     ngx_http_upload_store_t           *store;
     ngx_http_upload_store_ctx_t       *ctx;
+    ngx_http_upload_store_record_t    *rec;
     ngx_http_upload_store_loc_conf_t  *uslcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
     uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
 
     store = ctx->store;
+    rec = &ctx->record;
     ctx->reading = 0;
 
     if (r->request_body == NULL || r->request_body->temp_file == NULL) {
@@ -176,18 +146,17 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    tf = r->request_body->temp_file;
-    ctx->bytes = tf->file.offset;
+    rec->bytes = r->request_body->temp_file->file.offset;
 
-    (void) ngx_atomic_fetch_add(&store->sh->received, ctx->bytes);
+    ngx_http_upload_store_stats_received(store, rec->bytes);
 
-    if (ctx->bytes == 0) {
+    if (rec->bytes == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "upload store \"%V\": empty body from customer \"%V\"",
-                      &store->name, &ctx->customer);
+                      &store->name, &rec->customer);
 
         ngx_http_finalize_request(r,
-                       ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
+                   ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
                                                    "empty_body",
                                                    "the request body is "
                                                    "empty"));
@@ -196,32 +165,32 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
 
     /* a chunked body: its size is known only now */
 
-    rc = ngx_http_upload_store_check_size(r, store, ctx->bytes);
+    rc = ngx_http_upload_store_size_check(store, rec->bytes,
+                                          r->connection->log);
     if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, rc);
+        ngx_http_finalize_request(r,
+                              ngx_http_upload_store_refuse(r, store, rc));
         return;
     }
 
     tp = ngx_timeofday();
-    ctx->created_sec = tp->sec;
-    ctx->created = (ngx_msec_t) tp->sec * 1000 + tp->msec;
+    rec->created = (ngx_msec_t) tp->sec * 1000 + tp->msec;
 
-    if (ngx_http_upload_store_make_id(ctx->id, ctx->created,
+    if (ngx_http_upload_store_make_id(rec->id, rec->created,
                                       r->connection->log)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_upload_store_file_name(r->pool, rec, &uslcf->prefix)
+           != NGX_OK
+        || ngx_http_upload_store_record_paths(r->pool, store, rec) != NGX_OK
+        || ngx_http_upload_store_record_dump(r->pool, rec, &json,
+                                             r->connection->log)
+           != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    if (ngx_http_upload_store_paths(r, ctx, &uslcf->prefix) != NGX_OK
-        || ngx_http_upload_store_metadata(r, ctx, &json) != NGX_OK)
-    {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    rc = ngx_http_upload_store_commit(r, ctx, &tf->file.name, &json);
+    rc = ngx_http_upload_store_commit(r, ctx, &json);
     if (rc != NGX_OK) {
         ngx_http_finalize_request(r, rc);
         return;
@@ -229,11 +198,11 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
 
     ctx->stored = 1;
 
-    (void) ngx_atomic_fetch_add(&store->sh->accepted, 1);
+    ngx_http_upload_store_stats_accepted(store);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "upload store: customer \"%V\" stored \"%V\", %O bytes",
-                   &ctx->customer, &ctx->path, ctx->bytes);
+                   &rec->customer, &rec->path, rec->bytes);
 
     if (uslcf->transcribe != NULL) {
         if (ngx_http_upload_store_transcribe(r, ctx) != NGX_OK) {
@@ -254,484 +223,61 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
 }
 
 
-/*
- * {root}/{customer}/{category}/{YYYY-MM-DD}/{prefix}{id}[.{suffix}]
- * {root}/{customer}/{category}/{YYYY-MM-DD}/{id}.json
- */
+/* the backend's commit, its errno as the answer: 507 when the disk is full */
 
 static ngx_int_t
-ngx_http_upload_store_paths(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *prefix)
+ngx_http_upload_store_commit(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *json)
 {
-    u_char                   *p;
-    size_t                    len;
-    ngx_tm_t                  tm;
+    ngx_err_t                 err;
     ngx_http_upload_store_t  *store;
 
     store = ctx->store;
 
-    ngx_gmtime(ctx->created_sec, &tm);
-
-    len = store->root.len + 1 + ctx->customer.len + 1 + ctx->category.len
-          + sizeof("/YYYY-MM-DD/") - 1;
-
-    ctx->path.data = ngx_pnalloc(r->pool, len + prefix->len
-                                 + NGX_HTTP_UPLOAD_STORE_ID_LEN
-                                 + 1 + ctx->suffix.len + 1);
-    ctx->meta_path.data = ngx_pnalloc(r->pool,
-                                      len + NGX_HTTP_UPLOAD_STORE_ID_LEN
-                                      + sizeof(".json"));
-
-    if (ctx->path.data == NULL || ctx->meta_path.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(ctx->path.data, "%V/%V/%V/%4d-%02d-%02d/",
-                    &store->root, &ctx->customer, &ctx->category,
-                    tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday);
-
-    p = ngx_cpymem(ctx->meta_path.data, ctx->path.data, len);
-    p = ngx_cpymem(p, ctx->id, NGX_HTTP_UPLOAD_STORE_ID_LEN);
-    p = ngx_cpymem(p, ".json", sizeof(".json"));
-    ctx->meta_path.len = p - 1 - ctx->meta_path.data;
-
-    ctx->file.data = ctx->path.data + len;
-
-    p = ngx_cpymem(ctx->file.data, prefix->data, prefix->len);
-    p = ngx_cpymem(p, ctx->id, NGX_HTTP_UPLOAD_STORE_ID_LEN);
-
-    if (ctx->suffix.len) {
-        *p++ = '.';
-        p = ngx_cpymem(p, ctx->suffix.data, ctx->suffix.len);
-    }
-
-    *p = '\0';
-
-    ctx->file.len = p - ctx->file.data;
-    ctx->path.len = p - ctx->path.data;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_upload_store_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *json)
-{
-    static ngx_str_t  type = ngx_string("application/json");
-
-    return ngx_http_upload_store_send(r, status, &type, json);
-}
-
-
-/* a JSON object as the answer; the reference is taken */
-
-ngx_int_t
-ngx_http_upload_store_send_object(ngx_http_request_t *r, ngx_uint_t status,
-    json_t *json)
-{
-    ngx_int_t  rc;
-    ngx_str_t  out;
-
-    rc = ngx_http_upload_store_json_dump(r->pool, json, &out);
-
-    json_decref(json);
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_upload_store_send_json(r, status, &out);
-}
-
-
-/* an answer from memory */
-
-ngx_int_t
-ngx_http_upload_store_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *type, ngx_str_t *body)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body->len;
-    r->headers_out.content_type = *type;
-    r->headers_out.content_type_len = type->len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    if (body->len == 0) {
-        return ngx_http_send_special(r, NGX_HTTP_LAST);
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-/* a raw body: its type and name are the request's */
-
-static ngx_int_t
-ngx_http_upload_store_raw(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx)
-{
-    u_char                                  *v;
-    ngx_int_t                                rc;
-    ngx_str_t                                ct;
-    ngx_table_elt_t                         *h;
-    ngx_http_upload_store_mp_disposition_t   d;
-
-    h = ngx_http_upload_store_header(&r->headers_in.headers,
-                                     "Content-Disposition");
-
-    if (h != NULL) {
-
-        /* parsed in place: a copy */
-
-        v = ngx_pnalloc(r->pool, h->value.len);
-        if (v == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_memcpy(v, h->value.data, h->value.len);
-
-        if (ngx_http_upload_store_mp_disposition(v, h->value.len, &d)
-            != NGX_HTTP_UPLOAD_STORE_MP_OK)
-        {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "upload store \"%V\": invalid Content-Disposition "
-                          "from customer \"%V\"", &ctx->store->name,
-                          &ctx->customer);
-
-            return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                               "filename_invalid",
-                                               "invalid file name in "
-                                               "Content-Disposition");
-        }
-
-        if (d.has_filename) {
-            rc = ngx_http_upload_store_set_filename(r, ctx, d.filename,
-                                                    d.filename_len);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-        }
-    }
-
-    ngx_str_null(&ct);
-
-    if (r->headers_in.content_type != NULL) {
-        ct = r->headers_in.content_type->value;
-    }
-
-    rc = ngx_http_upload_store_set_type(r, ctx, &ct);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_upload_store_suffix(r->pool, &ctx->filename,
-                                     &ctx->content_type, &ctx->suffix)
-        != NGX_OK)
+    if (store->backend->commit(store, &ctx->record,
+                               r->request_body->temp_file, json,
+                               r->connection->log)
+        == NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * the upload's type: the media type of a Content-Type value, lower-cased,
- * without parameters, checked against upload_store_types
- */
-
-ngx_int_t
-ngx_http_upload_store_set_type(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *value)
-{
-    u_char                            *p, *last, *slash;
-    ngx_str_t                         *type, ct;
-    ngx_uint_t                         i;
-    ngx_array_t                       *types;
-    ngx_http_upload_store_loc_conf_t  *uslcf;
-
-    ngx_str_null(&ctx->content_type);
-
-    ct = *value;
-
-    last = ngx_strlchr(ct.data, ct.data + ct.len, ';');
-    if (last == NULL) {
-        last = ct.data + ct.len;
-    }
-
-    while (last > ct.data && (last[-1] == ' ' || last[-1] == '\t')) {
-        last--;
-    }
-
-    ct.len = last - ct.data;
-    slash = NULL;
-
-    for (p = ct.data; p < last; p++) {
-        if (*p == '/' && slash == NULL) {
-            slash = p;
-            continue;
-        }
-
-        if (*p <= ' ' || *p >= 0x7f || *p == '/' || *p == ','
-            || *p == '"' || *p == '\\' || *p == '*')
-        {
-            break;
-        }
-    }
-
-    if (ct.len && p == last && slash != NULL && slash != ct.data
-        && slash != last - 1 && ct.len <= 127)
-    {
-        ctx->content_type.data = ngx_pnalloc(r->pool, ct.len);
-        if (ctx->content_type.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ctx->content_type.len = ct.len;
-        ngx_strlow(ctx->content_type.data, ct.data, ct.len);
-    }
-
-    /*
-     * no type, or the generic one (curl -F sends .wav files so): the file
-     * name's extension tells, when it is a known audio or video one
-     */
-
-    if (ctx->content_type.len == 0
-        || (ctx->content_type.len == sizeof("application/octet-stream") - 1
-            && ngx_strncmp(ctx->content_type.data, "application/octet-stream",
-                           ctx->content_type.len)
-               == 0))
-    {
-        ngx_http_upload_store_type_of(&ctx->filename, &ctx->content_type);
-    }
-
-    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
-    types = uslcf->types;
-
-    if (types == NULL) {
         return NGX_OK;
     }
 
-    ct = ctx->content_type;
-    type = types->elts;
+    err = ngx_errno;
 
-    for (i = 0; ct.len && i < types->nelts; i++) {
-
-        if (type[i].len == 1 || ngx_strcmp(type[i].data, "*/*") == 0) {
-            return NGX_OK;
-        }
-
-        if (type[i].data[type[i].len - 1] == '*') {
-            if (ct.len >= type[i].len
-                && ngx_strncmp(ct.data, type[i].data, type[i].len - 1) == 0)
-            {
-                return NGX_OK;
-            }
-
-            continue;
-        }
-
-        if (ct.len == type[i].len
-            && ngx_strncmp(ct.data, type[i].data, ct.len) == 0)
-        {
-            return NGX_OK;
-        }
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "upload store \"%V\": content type \"%V\" from customer "
-                  "\"%V\" is not allowed", &ctx->store->name, &ct,
-                  &ctx->customer);
-
-    if (ct.len == 0) {
-        return ngx_http_upload_store_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                           "type_not_allowed",
-                                           "a valid Content-Type is required");
-    }
-
-    return ngx_http_upload_store_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                       "type_not_allowed",
-                                       "content type \"%V\" is not allowed",
-                                       &ct);
-}
-
-
-/*
- * the original file name, path components stripped ("/" and "\"); it is
- * only recorded, never used as a path: refused when it has control
- * characters, is not UTF-8 or is too long
- */
-
-ngx_int_t
-ngx_http_upload_store_set_filename(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx, u_char *name, size_t len)
-{
-    u_char  *p, *last, *start;
-
-    start = name;
-    last = name + len;
-
-    for (p = name; p < last; p++) {
-        if (*p == '/' || *p == '\\') {
-            start = p + 1;
-        }
-    }
-
-    len = last - start;
-
-    if ((len == 1 && start[0] == '.')
-        || (len == 2 && start[0] == '.' && start[1] == '.'))
+    if (err == NGX_ENOSPC
+#ifdef EDQUOT
+        || err == EDQUOT
+#endif
+       )
     {
-        len = 0;
+        return ngx_http_upload_store_set_error(r,
+                                               NGX_HTTP_INSUFFICIENT_STORAGE,
+                                               "insufficient_storage",
+                                               "no space left in the store");
     }
 
-    if (len > NGX_HTTP_UPLOAD_STORE_FNAME_MAX
-        || ngx_http_upload_store_utf8(start, len, 1) != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "upload store \"%V\": invalid file name from "
-                      "customer \"%V\"", &ctx->store->name, &ctx->customer);
-
-        return ngx_http_upload_store_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "filename_invalid",
-                                           "invalid file name");
-    }
-
-    ctx->filename.len = len;
-    ctx->filename.data = ngx_pnalloc(r->pool, len);
-    if (ctx->filename.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(ctx->filename.data, start, len);
-
-    return NGX_OK;
+    return ngx_http_upload_store_set_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                           "store_failed",
+                                           "the upload could not be stored");
 }
 
 
-/* the first header of that name in a list, or NULL */
+/* 507, for the reason ngx_http_upload_store_space() gave */
 
-ngx_table_elt_t *
-ngx_http_upload_store_header(ngx_list_t *headers, char *name)
+static ngx_int_t
+ngx_http_upload_store_refuse(ngx_http_request_t *r,
+    ngx_http_upload_store_t *store, ngx_int_t reason)
 {
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &headers->part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
-/*
- * NGX_OK when the bytes are UTF-8 with no NUL, and no control character
- * at all with "controls" set
- */
-
-ngx_int_t
-ngx_http_upload_store_utf8(u_char *p, size_t len, ngx_uint_t controls)
-{
-    u_char    *last;
-    uint32_t   cp, min;
-    ngx_uint_t n, i;
-
-    /*
-     * strict, as jansson is: no overlong forms, no surrogates, nothing
-     * over U+10FFFF (ngx_utf8_decode() lets some of these through)
-     */
-
-    last = p + len;
-
-    while (p < last) {
-
-        if (*p < 0x80) {
-            if (*p == '\0' || (controls && (*p < 0x20 || *p == 0x7f))) {
-                return NGX_DECLINED;
-            }
-
-            p++;
-            continue;
-        }
-
-        if (*p >= 0xc2 && *p <= 0xdf) {
-            n = 1; cp = *p & 0x1f; min = 0x80;
-
-        } else if (*p >= 0xe0 && *p <= 0xef) {
-            n = 2; cp = *p & 0x0f; min = 0x800;
-
-        } else if (*p >= 0xf0 && *p <= 0xf4) {
-            n = 3; cp = *p & 0x07; min = 0x10000;
-
-        } else {
-            return NGX_DECLINED;
-        }
-
-        if ((size_t) (last - p) <= n) {
-            return NGX_DECLINED;
-        }
-
-        for (i = 1; i <= n; i++) {
-            if ((p[i] & 0xc0) != 0x80) {
-                return NGX_DECLINED;
-            }
-
-            cp = cp << 6 | (p[i] & 0x3f);
-        }
-
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            return NGX_DECLINED;
-        }
-
-        p += n + 1;
+    if (reason == NGX_HTTP_UPLOAD_STORE_FULL) {
+        return ngx_http_upload_store_set_error(r,
+                                               NGX_HTTP_INSUFFICIENT_STORAGE,
+                                               "store_full",
+                                               "the store is full");
     }
 
-    return NGX_OK;
+    return ngx_http_upload_store_set_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
+                                           "insufficient_storage",
+                                           "not enough free disk space");
 }
 
 
@@ -777,9 +323,9 @@ static ngx_int_t
 ngx_http_upload_store_checksum(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *out)
 {
-    u_char        md[EVP_MAX_MD_SIZE];
-    unsigned int  len;
-    ngx_chain_t  *cl;
+    u_char         md[EVP_MAX_MD_SIZE];
+    unsigned int   len;
+    ngx_chain_t   *cl;
 
     for (cl = out; cl; cl = cl->next) {
 
@@ -796,8 +342,8 @@ ngx_http_upload_store_checksum(ngx_http_request_t *r,
                 goto failed;
             }
 
-            ngx_hex_dump(ctx->sha256, md, len);
-            ctx->hashed = 1;
+            ngx_hex_dump(ctx->record.sha256, md, len);
+            ctx->record.hashed = 1;
         }
     }
 
@@ -876,17 +422,18 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
 #ifdef EDQUOT
         || err == EDQUOT
 #endif
-        || ngx_fs_available(store->root.data) <= store->min_free)
+        || ngx_http_upload_store_available(store) <= store->min_free)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "upload store \"%V\": no space left for the upload "
                       "of customer \"%V\" in \"%s\"",
-                      &store->name, &ctx->customer,
+                      &store->name, &ctx->record.customer,
                       store->temp_path->name.data);
 
-        rc = ngx_http_upload_store_error(r, NGX_HTTP_INSUFFICIENT_STORAGE,
-                                         "insufficient_storage",
-                                         "no space left in the store");
+        rc = ngx_http_upload_store_set_error(r,
+                                             NGX_HTTP_INSUFFICIENT_STORAGE,
+                                             "insufficient_storage",
+                                             "no space left in the store");
         goto refused;
     }
 
@@ -903,3 +450,4 @@ refused:
 
     return rc;
 }
+

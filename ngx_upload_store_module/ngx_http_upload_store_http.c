@@ -8,7 +8,9 @@
 
 
 /*
- * Every error a store location answers, its own or nginx's (413 from
+ * HTTP helpers shared by the module's locations: the request's context,
+ * answers from memory, headers, UTF-8, and the error contract.  Every
+ * error a store location answers, its own or nginx's (413 from
  * client_max_body_size, 400 for a bad chunked body, 500...), leaves as
  * {"error": {"status": N, "code": "...", "message": "..."}}: the header
  * filter replaces the special response's HTML with the JSON body.
@@ -57,13 +59,234 @@ static ngx_http_upload_store_status_t  ngx_http_upload_store_statuses[] = {
 };
 
 
+ngx_http_upload_store_ctx_t *
+ngx_http_upload_store_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_upload_store_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_upload_store_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_upload_store_module);
+    }
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_http_upload_store_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *json)
+{
+    static ngx_str_t  type = ngx_string("application/json");
+
+    return ngx_http_upload_store_send(r, status, &type, json);
+}
+
+
+/* a JSON object as the answer; the reference is taken */
+
+ngx_int_t
+ngx_http_upload_store_send_object(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *json)
+{
+    ngx_int_t  rc;
+    ngx_str_t  out;
+
+    rc = ngx_http_upload_store_json_dump(r->pool, json, &out);
+
+    json_decref(json);
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_upload_store_send_json(r, status, &out);
+}
+
+
+/* an answer from memory */
+
+ngx_int_t
+ngx_http_upload_store_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_str_t *body)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = body->len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (body->len == 0) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* the first header of that name in a list, or NULL */
+
+ngx_table_elt_t *
+ngx_http_upload_store_header(ngx_list_t *headers, char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(name);
+    part = &headers->part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+/* a header of the answer; the value is not copied */
+
+ngx_int_t
+ngx_http_upload_store_add_header(ngx_http_request_t *r, char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_OK when the bytes are UTF-8 with no NUL, and no control character
+ * at all with "controls" set
+ */
+
+ngx_int_t
+ngx_http_upload_store_utf8(u_char *p, size_t len, ngx_uint_t controls)
+{
+    u_char      *last;
+    uint32_t     cp, min;
+    ngx_uint_t   n, i;
+
+    /*
+     * strict, as jansson is: no overlong forms, no surrogates, nothing
+     * over U+10FFFF (ngx_utf8_decode() lets some of these through)
+     */
+
+    last = p + len;
+
+    while (p < last) {
+
+        if (*p < 0x80) {
+            if (*p == '\0' || (controls && (*p < 0x20 || *p == 0x7f))) {
+                return NGX_DECLINED;
+            }
+
+            p++;
+            continue;
+        }
+
+        if (*p >= 0xc2 && *p <= 0xdf) {
+            n = 1; cp = *p & 0x1f; min = 0x80;
+
+        } else if (*p >= 0xe0 && *p <= 0xef) {
+            n = 2; cp = *p & 0x0f; min = 0x800;
+
+        } else if (*p >= 0xf0 && *p <= 0xf4) {
+            n = 3; cp = *p & 0x07; min = 0x10000;
+
+        } else {
+            return NGX_DECLINED;
+        }
+
+        if ((size_t) (last - p) <= n) {
+            return NGX_DECLINED;
+        }
+
+        for (i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80) {
+                return NGX_DECLINED;
+            }
+
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return NGX_DECLINED;
+        }
+
+        p += n + 1;
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * records the code and the message of the error, and returns the status
  * for the caller to finalize the request with
  */
 
 ngx_int_t
-ngx_http_upload_store_error(ngx_http_request_t *r, ngx_uint_t status,
+ngx_http_upload_store_set_error(ngx_http_request_t *r, ngx_uint_t status,
     char *code, const char *fmt, ...)
 {
     u_char                       *p, buf[NGX_MAX_ERROR_STR];
@@ -102,27 +325,24 @@ ngx_http_upload_store_error(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_upload_store_not_allowed(ngx_http_request_t *r, char *methods)
 {
-    ngx_table_elt_t  *allow;
+    ngx_str_t  allow;
 
-    allow = ngx_list_push(&r->headers_out.headers);
-    if (allow == NULL) {
+    allow.data = (u_char *) methods;
+    allow.len = ngx_strlen(methods);
+
+    if (ngx_http_upload_store_add_header(r, "Allow", &allow) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    allow->hash = 1;
-    ngx_str_set(&allow->key, "Allow");
-    allow->value.data = (u_char *) methods;
-    allow->value.len = ngx_strlen(methods);
-
-    return ngx_http_upload_store_error(r, NGX_HTTP_NOT_ALLOWED,
-                                       "method_not_allowed",
-                                       "method %V is not allowed, use %s",
-                                       &r->method_name, methods);
+    return ngx_http_upload_store_set_error(r, NGX_HTTP_NOT_ALLOWED,
+                                           "method_not_allowed",
+                                           "method %V is not allowed, use %s",
+                                           &r->method_name, methods);
 }
 
 
 ngx_int_t
-ngx_http_upload_store_init_filters(ngx_conf_t *cf)
+ngx_http_upload_store_init_error_filter(ngx_conf_t *cf)
 {
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_upload_store_header_filter;
@@ -164,7 +384,7 @@ ngx_http_upload_store_header_filter(ngx_http_request_t *r)
 
     if (uslcf->receive != NULL) {
         store = uslcf->receive->data;
-        ngx_http_upload_store_count_status(store, r->headers_out.status);
+        ngx_http_upload_store_stats_refused(store, r->headers_out.status);
     }
 
     ngx_str_set(&r->headers_out.content_type, "application/json");
@@ -332,3 +552,5 @@ ngx_http_upload_store_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     return ngx_http_next_body_filter(r, &out);
 }
+
+

@@ -1,0 +1,36 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#ifndef _NGX_HTTP_UPLOAD_STORE_DIRECTIVES_H_INCLUDED_
+#define _NGX_HTTP_UPLOAD_STORE_DIRECTIVES_H_INCLUDED_
+
+
+#include "ngx_http_upload_store_module.h"
+
+
+char *ngx_http_upload_store_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_upload_store_receive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_upload_store_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_upload_store_types(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_upload_store_prefix_check(ngx_conf_t *cf, void *post,
+    void *data);
+char *ngx_http_upload_store_form_limits(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_upload_store_transcribe_conf(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_upload_store_transcribe_field(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_upload_store_transcribe_pass(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_upload_store_lexicon(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+#endif /* _NGX_HTTP_UPLOAD_STORE_DIRECTIVES_H_INCLUDED_ */

@@ -1,0 +1,540 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#include "ngx_http_upload_store_core.h"
+
+#include <sys/statvfs.h>
+
+
+/*
+ * The POSIX filesystem backend: uploads and records as files under the
+ * store's root, in the layout's directories.  Whatever becomes visible is
+ * complete: a body and a record are written under {root}/.tmp and renamed
+ * into place.  Its walk is in ngx_http_upload_store_fs_walk.c.
+ */
+
+
+static ngx_int_t ngx_http_upload_store_fs_commit(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
+    ngx_temp_file_t *tf, ngx_str_t *json, ngx_log_t *log);
+static ngx_int_t ngx_http_upload_store_fs_open(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
+    ngx_file_t *file, ngx_log_t *log);
+static ngx_int_t ngx_http_upload_store_fs_load(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
+    ngx_str_t *raw, ngx_pool_t *pool, ngx_log_t *log);
+static ngx_int_t ngx_http_upload_store_fs_read(ngx_str_t *path,
+    ngx_str_t *raw, ngx_pool_t *pool, ngx_log_t *log);
+static ngx_int_t ngx_http_upload_store_fs_save(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
+    ngx_pool_t *pool, ngx_log_t *log);
+static ngx_int_t ngx_http_upload_store_fs_remove(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
+    ngx_uint_t what, ngx_log_t *log);
+static ngx_int_t ngx_http_upload_store_fs_space(
+    ngx_http_upload_store_t *store, off_t *total, off_t *avail);
+static ngx_int_t ngx_http_upload_store_write_file(ngx_str_t *name,
+    ngx_str_t *data, ngx_uint_t access, ngx_log_t *log);
+static void ngx_http_upload_store_keep_temp(ngx_pool_t *pool, ngx_fd_t fd);
+static void ngx_http_upload_store_customer_dir(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec);
+
+
+ngx_http_upload_store_backend_t  ngx_http_upload_store_fs_backend = {
+    "fs",
+    ngx_http_upload_store_fs_commit,
+    ngx_http_upload_store_fs_open,
+    ngx_http_upload_store_fs_load,
+    ngx_http_upload_store_fs_save,
+    ngx_http_upload_store_fs_remove,
+    ngx_http_upload_store_fs_walk_open,
+    ngx_http_upload_store_fs_walk,
+    ngx_http_upload_store_fs_walk_close,
+    ngx_http_upload_store_fs_space
+};
+
+
+/*
+ * moves the body from {root}/.tmp into place and its record beside it:
+ * both are complete before they become visible; NGX_ERROR with the
+ * errno of the failure
+ */
+
+static ngx_int_t
+ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_temp_file_t *tf,
+    ngx_str_t *json, ngx_log_t *log)
+{
+    ngx_err_t              err;
+    ngx_uint_t             n;
+    ngx_str_t              temp;
+    ngx_ext_rename_file_t  ext;
+
+    if (ngx_http_upload_store_temp_record(tf->pool, store, rec, &temp)
+        != NGX_OK)
+    {
+        ngx_set_errno(NGX_ENOMEM);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_upload_store_write_file(&temp, json, store->access, log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ext.access = store->access;
+    ext.path_access = store->access;
+    ext.time = -1;
+    ext.create_path = 1;
+    ext.delete_file = 0;
+    ext.log = log;
+
+    ngx_http_upload_store_customer_dir(store, rec);
+
+    /* a cleanup run may remove the directories just made: made again */
+
+    for (n = 0; ngx_ext_rename_file(&tf->file.name, &rec->path, &ext)
+                != NGX_OK;
+         n++)
+    {
+        err = ngx_errno;
+
+        if (err != NGX_ENOENT || n == 2) {
+            (void) ngx_delete_file(temp.data);
+            ngx_set_errno(err);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_upload_store_keep_temp(tf->pool, tf->file.fd);
+
+    if (ngx_rename_file(temp.data, rec->record_path.data) == NGX_FILE_ERROR)
+    {
+        err = ngx_errno;
+
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      ngx_rename_file_n " \"%s\" to \"%s\" failed "
+                      "(customer \"%V\", id %*s)",
+                      temp.data, rec->record_path.data, &rec->customer,
+                      (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id);
+
+        (void) ngx_delete_file(temp.data);
+
+        if (ngx_delete_file(rec->path.data) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                          ngx_delete_file_n " \"%s\" failed",
+                          rec->path.data);
+        }
+
+        ngx_set_errno(err);
+        return NGX_ERROR;
+    }
+
+    rec->record_bytes = json->len;
+
+    ngx_http_upload_store_stats_stored(store, rec->bytes + (off_t) json->len);
+
+    store->avail -= rec->bytes + (off_t) json->len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_fs_open(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_file_t *file, ngx_log_t *log)
+{
+    file->fd = ngx_open_file(rec->path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
+                             0);
+
+    if (file->fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      ngx_open_file_n " \"%V\" failed", &rec->path);
+        return NGX_ERROR;
+    }
+
+    file->name = rec->path;
+    file->log = log;
+
+    return NGX_OK;
+}
+
+
+/*
+ * the record of rec's customer, category and id, read and checked;
+ * NGX_DECLINED: there is none; NGX_ERROR: it cannot be read (errno set)
+ * or is invalid (errno 0)
+ */
+
+static ngx_int_t
+ngx_http_upload_store_fs_load(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_str_t *raw, ngx_pool_t *pool,
+    ngx_log_t *log)
+{
+    ngx_int_t  rc;
+
+    if (ngx_http_upload_store_record_paths(pool, store, rec) != NGX_OK) {
+        ngx_set_errno(NGX_ENOMEM);
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_upload_store_fs_read(&rec->record_path, raw, pool, log);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_upload_store_record_parse(pool, raw, rec, log) != NGX_OK) {
+        ngx_set_errno(0);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_upload_store_audio_path(pool, rec) != NGX_OK) {
+        ngx_set_errno(NGX_ENOMEM);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a record file, whole, of a sane size */
+
+static ngx_int_t
+ngx_http_upload_store_fs_read(ngx_str_t *path, ngx_str_t *raw,
+    ngx_pool_t *pool, ngx_log_t *log)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_err_t        err;
+    ngx_file_info_t  fi;
+
+    fd = ngx_open_file(path->data,
+                       NGX_FILE_RDONLY|NGX_FILE_NONBLOCK|O_NOFOLLOW,
+                       NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+
+        if (err == NGX_ENOENT || err == NGX_ENOTDIR || err == NGX_ELOOP) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      ngx_open_file_n " \"%V\" failed", path);
+        ngx_set_errno(err);
+        return NGX_ERROR;
+    }
+
+    n = NGX_ERROR;
+    err = 0;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      ngx_fd_info_n " \"%V\" failed", path);
+        goto close;
+    }
+
+    if (!ngx_is_file(&fi) || ngx_file_size(&fi) == 0
+        || ngx_file_size(&fi) > 64 * 1024 * 1024)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "upload store: metadata \"%V\" is not a file of a "
+                      "sane size", path);
+        err = NGX_EINVAL;
+        goto close;
+    }
+
+    raw->len = ngx_file_size(&fi);
+    raw->data = ngx_pnalloc(pool, raw->len);
+    if (raw->data == NULL) {
+        err = NGX_ENOMEM;
+        goto close;
+    }
+
+    n = ngx_read_fd(fd, raw->data, raw->len);
+
+    if (n == -1) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      ngx_read_fd_n " \"%V\" failed", path);
+        n = NGX_ERROR;
+
+    } else if ((size_t) n != raw->len) {
+        err = EIO;
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      ngx_read_fd_n " \"%V\" read only %z of %uz bytes",
+                      path, n, raw->len);
+        n = NGX_ERROR;
+    }
+
+close:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", path);
+    }
+
+    if (n == NGX_ERROR) {
+        ngx_set_errno(err);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * the record as it is now, written to a temp name and renamed over
+ * {id}.json; NGX_DECLINED: the upload was deleted meanwhile (a DELETE,
+ * the cleanup), and it stays deleted
+ */
+
+static ngx_int_t
+ngx_http_upload_store_fs_save(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_log_t *log)
+{
+    ngx_err_t        err;
+    ngx_str_t        json, temp;
+    ngx_file_info_t  fi;
+
+    if (ngx_file_info(rec->record_path.data, &fi) == NGX_FILE_ERROR
+        && ngx_errno == NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "upload store: id %*s of customer \"%V\" was deleted "
+                      "during its transcription, \"%V\" not written again",
+                      (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id,
+                      &rec->customer, &rec->record_path);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_upload_store_record_dump(pool, rec, &json, log) != NGX_OK
+        || ngx_http_upload_store_temp_record(pool, store, rec, &temp)
+           != NGX_OK)
+    {
+        ngx_set_errno(NGX_ENOMEM);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_upload_store_write_file(&temp, &json, store->access, log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_rename_file(temp.data, rec->record_path.data) == NGX_FILE_ERROR)
+    {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      ngx_rename_file_n " \"%s\" to \"%s\" failed "
+                      "(customer \"%V\")", temp.data, rec->record_path.data,
+                      &rec->customer);
+        (void) ngx_delete_file(temp.data);
+        ngx_set_errno(err);
+        return NGX_ERROR;
+    }
+
+    ngx_http_upload_store_stats_resized(store,
+                                        (off_t) json.len - rec->record_bytes);
+    rec->record_bytes = json.len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * the audio (AUDIO), or the audio then the record (UPLOAD): a failure
+ * leaves the record to try again with; NGX_DECLINED: already gone
+ */
+
+static ngx_int_t
+ngx_http_upload_store_fs_remove(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_uint_t what, ngx_log_t *log)
+{
+    ngx_err_t         err;
+    ngx_int_t         rc;
+    ngx_str_t        *path;
+    ngx_file_info_t   fi;
+
+    rc = NGX_DECLINED;
+    path = &rec->path;
+
+    if (ngx_link_info(path->data, &fi) != NGX_FILE_ERROR) {
+
+        if (ngx_delete_file(path->data) == NGX_FILE_ERROR) {
+            err = ngx_errno;
+
+            if (err != NGX_ENOENT) {
+                goto failed;
+            }
+
+        } else {
+            rc = NGX_OK;
+
+            if (ngx_is_file(&fi)) {
+                ngx_http_upload_store_stats_removed(store,
+                                                    ngx_file_size(&fi), 1);
+            }
+        }
+    }
+
+    if (what == NGX_HTTP_UPLOAD_STORE_AUDIO) {
+        return rc;
+    }
+
+    path = &rec->record_path;
+
+    if (ngx_delete_file(path->data) == NGX_FILE_ERROR) {
+        err = ngx_errno;
+
+        if (err == NGX_ENOENT) {
+            /* another DELETE, or the cleanup, was first */
+            return NGX_DECLINED;
+        }
+
+        goto failed;
+    }
+
+    ngx_http_upload_store_stats_removed(store, rec->record_bytes, 0);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_log_error(NGX_LOG_CRIT, log, err,
+                  ngx_delete_file_n " \"%V\" failed (customer \"%V\")",
+                  path, &rec->customer);
+
+    ngx_set_errno(err);
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_fs_space(ngx_http_upload_store_t *store, off_t *total,
+    off_t *avail)
+{
+    struct statvfs  fs;
+
+    if (statvfs((char *) store->root.data, &fs) == -1) {
+        *total = 0;
+        *avail = 0;
+        return NGX_ERROR;
+    }
+
+    *total = (off_t) fs.f_blocks * fs.f_frsize;
+    *avail = (off_t) fs.f_bavail * fs.f_frsize;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_write_file(ngx_str_t *name, ngx_str_t *data,
+    ngx_uint_t access, ngx_log_t *log)
+{
+    ssize_t    n;
+    ngx_fd_t   fd;
+    ngx_err_t  err;
+
+    fd = ngx_open_file(name->data, NGX_FILE_WRONLY,
+                       NGX_FILE_CREATE_OR_OPEN|NGX_FILE_TRUNCATE, access);
+
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      ngx_open_file_n " \"%s\" failed", name->data);
+        ngx_set_errno(err);
+        return NGX_ERROR;
+    }
+
+    n = ngx_write_fd(fd, data->data, data->len);
+    err = ngx_errno;
+
+    /* the exact mode, whatever the umask (not 0 without "daemon on") */
+
+    if (n == (ssize_t) data->len && fchmod(fd, access) == -1) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      "fchmod() \"%s\" failed", name->data);
+        n = -1;
+    }
+
+    if (n != (ssize_t) data->len) {
+        if (n != -1) {
+            /* a short write to a regular file: the disk is full */
+            err = NGX_ENOSPC;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      ngx_write_fd_n " \"%s\" failed", name->data);
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      ngx_close_file_n " \"%s\" failed", name->data);
+    }
+
+    if (n != (ssize_t) data->len) {
+        (void) ngx_delete_file(name->data);
+        ngx_set_errno(err);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * the body's temp file has been renamed into the store: its cleanup must
+ * close it but not unlink the old name, which a later upload may reuse
+ */
+
+static void
+ngx_http_upload_store_keep_temp(ngx_pool_t *pool, ngx_fd_t fd)
+{
+    ngx_pool_cleanup_t       *c;
+    ngx_pool_cleanup_file_t  *cf;
+
+    for (c = pool->cleanup; c; c = c->next) {
+        if (c->handler == ngx_pool_delete_file) {
+            cf = c->data;
+
+            if (cf->fd == fd) {
+                c->handler = ngx_pool_cleanup_file;
+                return;
+            }
+        }
+    }
+}
+
+
+
+/* the worker that makes a customer's directory counts the customer */
+
+static void
+ngx_http_upload_store_customer_dir(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec)
+{
+    u_char  *p, c;
+
+    p = rec->path.data + store->root.len + 1 + rec->customer.len;
+    c = *p;
+    *p = '\0';
+
+    if (ngx_create_dir(rec->path.data, ngx_dir_access(store->access))
+        != NGX_FILE_ERROR)
+    {
+        ngx_http_upload_store_stats_customer(store, 1);
+    }
+
+    /* EEXIST, or an error that the rename will meet and report */
+
+    *p = c;
+}

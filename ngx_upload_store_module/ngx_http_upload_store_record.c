@@ -1,0 +1,489 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#include "ngx_http_upload_store_core.h"
+
+
+/*
+ * An upload's record: the C struct, its JSON form both ways (jansson),
+ * and the moves between its states.  A new record field is a member of
+ * ngx_http_upload_store_record_t, a line in record_json() and, when it
+ * is read back, one in record_parse().
+ */
+
+
+static ngx_int_t ngx_http_upload_store_record_fields(ngx_pool_t *pool,
+    ngx_http_upload_store_record_t *rec, json_t *json);
+static ngx_int_t ngx_http_upload_store_record_transcription(
+    ngx_http_upload_store_record_t *rec, json_t *json);
+static ngx_int_t ngx_http_upload_store_record_string(ngx_pool_t *pool,
+    json_t *json, char *key, ngx_str_t *value);
+static ngx_int_t ngx_http_upload_store_record_same(json_t *json, char *key,
+    u_char *data, size_t len);
+
+
+static char  *ngx_http_upload_store_states[] = {
+    "stored",
+    "transcribing",
+    "transcribed",
+    "failed"
+};
+
+ngx_http_upload_store_sized(ngx_http_upload_store_states,
+                            NGX_HTTP_UPLOAD_STORE_NSTATE);
+
+
+/* the values of a record's "error", and the counters' outcome labels */
+
+static char  *ngx_http_upload_store_outcomes[] = {
+    "transcribed",
+    "provider_auth",
+    "provider_rate_limited",
+    "provider_error",
+    "provider_timeout",
+    "provider_bad_response",
+    "provider_response_too_large",
+    "client_closed",
+    "other"
+};
+
+ngx_http_upload_store_sized(ngx_http_upload_store_outcomes,
+                            NGX_HTTP_UPLOAD_STORE_NOUTCOME);
+
+
+char *
+ngx_http_upload_store_outcome_name(ngx_uint_t outcome)
+{
+    if (outcome >= NGX_HTTP_UPLOAD_STORE_NOUTCOME) {
+        outcome = NGX_HTTP_UPLOAD_STORE_OUTCOME_OTHER;
+    }
+
+    return ngx_http_upload_store_outcomes[outcome];
+}
+
+
+/*
+ * stored -> transcribing -> transcribed | failed; a record that is
+ * transcribed or failed stays so
+ */
+
+ngx_int_t
+ngx_http_upload_store_record_set_state(ngx_http_upload_store_record_t *rec,
+    ngx_uint_t state)
+{
+    switch (rec->state) {
+
+    case NGX_HTTP_UPLOAD_STORE_STORED:
+        break;
+
+    case NGX_HTTP_UPLOAD_STORE_TRANSCRIBING:
+        if (state == NGX_HTTP_UPLOAD_STORE_STORED
+            || state == NGX_HTTP_UPLOAD_STORE_TRANSCRIBING)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    default:
+        return NGX_ERROR;
+    }
+
+    rec->state = state;
+
+    return NGX_OK;
+}
+
+
+/* the record as JSON; NULL on failure (logged) */
+
+json_t *
+ngx_http_upload_store_record_json(ngx_pool_t *pool,
+    ngx_http_upload_store_record_t *rec, ngx_log_t *log)
+{
+    u_char      created[sizeof("1970-01-01T00:00:00.000Z") - 1];
+    json_t     *json;
+    ngx_tm_t    tm;
+    ngx_str_t   id, at;
+
+    ngx_gmtime((time_t) (rec->created / 1000), &tm);
+
+    at.data = created;
+    at.len = ngx_sprintf(created, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                         tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                         tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                         rec->created % 1000)
+             - created;
+
+    id.data = rec->id;
+    id.len = NGX_HTTP_UPLOAD_STORE_ID_LEN;
+
+    json = json_object();
+    if (json == NULL) {
+        return NULL;
+    }
+
+    if (json_object_set_new(json, "id", ngx_http_upload_store_json_str(&id))
+        || json_object_set_new(json, "customer",
+                               ngx_http_upload_store_json_str(&rec->customer))
+        || json_object_set_new(json, "category",
+                               ngx_http_upload_store_json_str(&rec->category))
+        || json_object_set_new(json, "filename",
+                               ngx_http_upload_store_json_str(&rec->filename))
+        || json_object_set_new(json, "content_type",
+                           ngx_http_upload_store_json_str(&rec->content_type))
+        || json_object_set_new(json, "bytes",
+                               json_integer((json_int_t) rec->bytes))
+        || json_object_set_new(json, "created_at",
+                               ngx_http_upload_store_json_str(&at))
+        || json_object_set_new(json, "file",
+                               ngx_http_upload_store_json_str(&rec->file))
+        || json_object_set_new(json, "status",
+                               json_string(ngx_http_upload_store_states[
+                                                              rec->state]))
+        || (rec->hashed
+            && json_object_set_new(json, "sha256",
+                                   json_stringn((char *) rec->sha256, 64)))
+        || (rec->fields != NULL
+            && ngx_http_upload_store_record_fields(pool, rec, json)
+               != NGX_OK)
+        || (rec->transcription
+            && ngx_http_upload_store_record_transcription(rec, json)
+               != NGX_OK))
+    {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "upload store: metadata for customer \"%V\" "
+                      "id %V failed", &rec->customer, &id);
+        json_decref(json);
+        return NULL;
+    }
+
+    return json;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_record_transcription(
+    ngx_http_upload_store_record_t *rec, json_t *json)
+{
+    if (json_object_set_new(json, "text",
+                            ngx_http_upload_store_json_str(&rec->text))
+        || (rec->processed.data != NULL
+            && json_object_set_new(json, "processed_text",
+                       ngx_http_upload_store_json_str(&rec->processed)))
+        || json_object_set_new(json, "provider_status",
+                       json_integer((json_int_t) rec->provider_status))
+        || json_object_set_new(json, "transcribe_ms",
+                       json_integer((json_int_t) rec->transcribe_ms))
+        || (rec->state == NGX_HTTP_UPLOAD_STORE_FAILED
+            && json_object_set_new(json, "error",
+                       json_string(ngx_http_upload_store_outcome_name(
+                                                          rec->outcome)))))
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the form's fields: a name given twice makes an array */
+
+static ngx_int_t
+ngx_http_upload_store_record_fields(ngx_pool_t *pool,
+    ngx_http_upload_store_record_t *rec, json_t *json)
+{
+    u_char        *key;
+    json_t        *fields, *old, *v, *a;
+    ngx_uint_t     i;
+    ngx_keyval_t  *f;
+
+    fields = json_object();
+    if (fields == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (json_object_set_new(json, "fields", fields) != 0) {
+        return NGX_ERROR;
+    }
+
+    f = rec->fields->elts;
+
+    for (i = 0; i < rec->fields->nelts; i++) {
+
+        key = ngx_pnalloc(pool, f[i].key.len + 1);
+        if (key == NULL) {
+            return NGX_ERROR;
+        }
+
+        (void) ngx_cpystrn(key, f[i].key.data, f[i].key.len + 1);
+
+        v = json_stringn((char *) f[i].value.data, f[i].value.len);
+        if (v == NULL) {
+            return NGX_ERROR;
+        }
+
+        old = json_object_get(fields, (char *) key);
+
+        if (old == NULL) {
+            if (json_object_set_new(fields, (char *) key, v) != 0) {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (json_is_array(old)) {
+            if (json_array_append_new(old, v) != 0) {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        a = json_array();
+        if (a == NULL) {
+            json_decref(v);
+            return NGX_ERROR;
+        }
+
+        /* the *_new() calls release their argument even when they fail */
+
+        if (json_array_append(a, old) != 0) {
+            json_decref(v);
+            json_decref(a);
+            return NGX_ERROR;
+        }
+
+        if (json_array_append_new(a, v) != 0) {
+            json_decref(a);
+            return NGX_ERROR;
+        }
+
+        if (json_object_set_new(fields, (char *) key, a) != 0) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the record as its file holds it: compact JSON and a newline */
+
+ngx_int_t
+ngx_http_upload_store_record_dump(ngx_pool_t *pool,
+    ngx_http_upload_store_record_t *rec, ngx_str_t *out, ngx_log_t *log)
+{
+    json_t     *json;
+    ngx_int_t   rc;
+
+    json = ngx_http_upload_store_record_json(pool, rec, log);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_upload_store_json_dump(pool, json, out);
+
+    json_decref(json);
+
+    return rc;
+}
+
+
+/*
+ * a stored record read back: it must say what its path says (id,
+ * customer, category, set in rec by the caller), and name a file that
+ * can be in its directory; NGX_DECLINED (logged) when it does not
+ */
+
+ngx_int_t
+ngx_http_upload_store_record_parse(ngx_pool_t *pool, ngx_str_t *raw,
+    ngx_http_upload_store_record_t *rec, ngx_log_t *log)
+{
+    json_t        *json, *v;
+    ngx_int_t      rc;
+    ngx_uint_t     i;
+    json_error_t   error;
+
+    json = json_loadb((char *) raw->data, raw->len, 0, &error);
+
+    rc = NGX_DECLINED;
+
+    if (json == NULL
+        || !json_is_object(json)
+        || ngx_http_upload_store_record_same(json, "id", rec->id,
+                                             NGX_HTTP_UPLOAD_STORE_ID_LEN)
+           != NGX_OK
+        || ngx_http_upload_store_record_same(json, "customer",
+                                             rec->customer.data,
+                                             rec->customer.len)
+           != NGX_OK
+        || ngx_http_upload_store_record_same(json, "category",
+                                             rec->category.data,
+                                             rec->category.len)
+           != NGX_OK)
+    {
+        goto invalid;
+    }
+
+    rc = ngx_http_upload_store_record_string(pool, json, "file", &rec->file);
+    if (rc != NGX_OK) {
+        goto invalid;
+    }
+
+    rc = NGX_DECLINED;
+
+    if (ngx_http_upload_store_valid_file(&rec->file) != NGX_OK) {
+        goto invalid;
+    }
+
+    rec->record_bytes = raw->len;
+
+    v = json_object_get(json, "bytes");
+    rec->bytes = json_is_integer(v) ? (off_t) json_integer_value(v) : 0;
+
+    v = json_object_get(json, "status");
+
+    for (i = 0; json_is_string(v) && i < NGX_HTTP_UPLOAD_STORE_NSTATE; i++) {
+        if (ngx_strcmp(json_string_value(v), ngx_http_upload_store_states[i])
+            == 0)
+        {
+            rec->state = i;
+            break;
+        }
+    }
+
+    ngx_str_null(&rec->processed);
+
+    if (ngx_http_upload_store_record_string(pool, json, "filename",
+                                            &rec->filename)
+        == NGX_ERROR
+        || ngx_http_upload_store_record_string(pool, json, "content_type",
+                                               &rec->content_type)
+           == NGX_ERROR
+        || ngx_http_upload_store_record_string(pool, json, "text",
+                                               &rec->text)
+           == NGX_ERROR
+        || ngx_http_upload_store_record_string(pool, json, "processed_text",
+                                               &rec->processed)
+           == NGX_ERROR)
+    {
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
+    rec->transcription = json_is_string(json_object_get(json, "text"))
+                         || rec->processed.data != NULL;
+
+    json_decref(json);
+
+    return NGX_OK;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "upload store: metadata \"%V\" of customer \"%V\" "
+                  "is invalid%s%s", &rec->record_path, &rec->customer,
+                  json ? "" : ": ", json ? "" : error.text);
+
+    json_decref(json);
+
+    return rc;
+}
+
+
+/*
+ * a string member, copied: NGX_OK, NGX_DECLINED when it is not a string
+ * (value left alone), NGX_ERROR; the copy is never NULL, even empty
+ */
+
+static ngx_int_t
+ngx_http_upload_store_record_string(ngx_pool_t *pool, json_t *json,
+    char *key, ngx_str_t *value)
+{
+    json_t  *v;
+
+    v = json_object_get(json, key);
+
+    if (!json_is_string(v)) {
+        return NGX_DECLINED;
+    }
+
+    value->len = json_string_length(v);
+    value->data = ngx_pnalloc(pool, value->len + 1);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(value->data, json_string_value(v), value->len);
+    value->data[value->len] = '\0';
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_record_same(json_t *json, char *key, u_char *data,
+    size_t len)
+{
+    json_t  *v;
+
+    v = json_object_get(json, key);
+
+    if (!json_is_string(v)
+        || json_string_length(v) != len
+        || ngx_strncmp(json_string_value(v), data, len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* an empty string is null; NULL (an error) when it is not UTF-8 */
+
+json_t *
+ngx_http_upload_store_json_str(ngx_str_t *s)
+{
+    if (s->len == 0) {
+        return json_null();
+    }
+
+    return json_stringn((const char *) s->data, s->len);
+}
+
+
+ngx_int_t
+ngx_http_upload_store_json_dump(ngx_pool_t *pool, json_t *json,
+    ngx_str_t *out)
+{
+    size_t   len;
+    u_char  *p;
+
+    len = json_dumpb(json, NULL, 0, JSON_COMPACT);
+    if (len == 0) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (json_dumpb(json, (char *) p, len, JSON_COMPACT) != len) {
+        return NGX_ERROR;
+    }
+
+    p[len] = '\n';
+
+    out->data = p;
+    out->len = len + 1;
+
+    return NGX_OK;
+}
+
