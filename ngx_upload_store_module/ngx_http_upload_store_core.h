@@ -380,7 +380,12 @@ void ngx_http_upload_store_stats_transcription(
 void ngx_http_upload_store_stats_cleanup(ngx_http_upload_store_t *store,
     ngx_http_upload_store_run_t *run, ngx_uint_t finished);
 off_t ngx_http_upload_store_stats_bytes(ngx_http_upload_store_t *store);
+ngx_uint_t ngx_http_upload_store_refusal_status(ngx_uint_t i);
+ngx_msec_t ngx_http_upload_store_bucket_bound(ngx_uint_t i);
 char *ngx_http_upload_store_outcome_name(ngx_uint_t outcome);
+
+/* metrics */
+
 json_t *ngx_http_upload_store_stats_json(ngx_http_upload_store_t *store);
 ngx_int_t ngx_http_upload_store_stats_prometheus(
     ngx_http_upload_store_t *store, ngx_pool_t *pool, ngx_str_t *out,
@@ -389,6 +394,8 @@ json_t *ngx_http_upload_store_run_json(ngx_http_upload_store_run_t *run);
 
 /* the store */
 
+char *ngx_http_upload_store_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_upload_store_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 ngx_int_t ngx_http_upload_store_space(ngx_http_upload_store_t *store,

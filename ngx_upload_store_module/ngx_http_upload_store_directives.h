@@ -11,8 +11,6 @@
 #include "ngx_http_upload_store_module.h"
 
 
-char *ngx_http_upload_store_path(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 char *ngx_http_upload_store_receive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_upload_store_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -66,20 +66,9 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
     ctx->store = store;
     rec = &ctx->record;
 
-    if (ngx_http_complex_value(r, uslcf->customer, &rec->customer) != NGX_OK
-        || ngx_http_complex_value(r, uslcf->category, &rec->category)
-           != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rec->customer.len == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "upload store \"%V\": no customer", &store->name);
-
-        return ngx_http_upload_store_set_error(r, NGX_HTTP_FORBIDDEN,
-                                               "customer_missing",
-                                               "no customer");
+    rc = ngx_http_upload_store_set_customer(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (ngx_http_upload_store_valid_name(&rec->customer) != NGX_OK

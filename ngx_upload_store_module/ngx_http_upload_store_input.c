@@ -19,35 +19,50 @@
 
 /*
  * customer and category, from upload_store_customer and
- * upload_store_category: NGX_OK, or the status to refuse the upload with
+ * upload_store_category: NGX_OK, or 403 when there is no customer
  */
 
 ngx_int_t
 ngx_http_upload_store_set_customer(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx)
 {
-    ngx_http_upload_store_t           *store;
     ngx_http_upload_store_record_t    *rec;
     ngx_http_upload_store_loc_conf_t  *uslcf;
 
     uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
-    store = ctx->store;
     rec = &ctx->record;
 
-    if (ngx_http_complex_value(r, uslcf->customer, &rec->customer)
-        != NGX_OK)
+    if (ngx_http_complex_value(r, uslcf->customer, &rec->customer) != NGX_OK
+        || ngx_http_complex_value(r, uslcf->category, &rec->category)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (rec->customer.len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "upload store \"%V\": no customer", &store->name);
+                      "upload store \"%V\": no customer", &ctx->store->name);
 
         return ngx_http_upload_store_set_error(r, NGX_HTTP_FORBIDDEN,
                                                "customer_missing",
                                                "no customer");
     }
+
+    return NGX_OK;
+}
+
+
+/* names for an upload to be stored: NGX_OK, or 400 */
+
+ngx_int_t
+ngx_http_upload_store_check_customer(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    ngx_http_upload_store_t         *store;
+    ngx_http_upload_store_record_t  *rec;
+
+    store = ctx->store;
+    rec = &ctx->record;
 
     if (ngx_http_upload_store_valid_name(&rec->customer) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -57,12 +72,6 @@ ngx_http_upload_store_set_customer(ngx_http_request_t *r,
         return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
                                                "customer_invalid",
                                                "invalid customer");
-    }
-
-    if (ngx_http_complex_value(r, uslcf->category, &rec->category)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ngx_http_upload_store_valid_name(&rec->category) != NGX_OK) {

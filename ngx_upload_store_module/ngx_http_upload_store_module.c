@@ -420,7 +420,7 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return ngx_http_upload_store_init_transcription(cf);
+    return ngx_http_upload_store_init_capture(cf);
 }
 
 

@@ -136,6 +136,31 @@ struct ngx_http_upload_store_ctx_s {
 };
 
 
+/* a transcription under way: its subrequest's answer, captured */
+
+struct ngx_http_upload_store_transcription_s {
+    ngx_uint_t                      status;      /* the provider's */
+    ngx_str_t                       retry_after;
+    ngx_buf_t                      *body;        /* its answer */
+    size_t                          max;
+    ngx_msec_t                      start;
+    ngx_msec_t                      time;
+    ngx_file_t                      file;        /* the stored audio */
+    off_t                           length;      /* of the body sent */
+
+    unsigned                        too_big:1;
+    unsigned                        done:1;
+    unsigned                        finished:1;  /* record written */
+};
+
+
+/* the subrequest's context */
+
+typedef struct {
+    ngx_http_upload_store_transcription_t  *transcription;
+} ngx_http_upload_store_sr_ctx_t;
+
+
 /* HTTP helpers */
 
 ngx_http_upload_store_ctx_t *ngx_http_upload_store_get_ctx(
@@ -161,6 +186,8 @@ ngx_int_t ngx_http_upload_store_init_error_filter(ngx_conf_t *cf);
 /* what the client says of its upload */
 
 ngx_int_t ngx_http_upload_store_set_customer(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
+ngx_int_t ngx_http_upload_store_check_customer(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 ngx_int_t ngx_http_upload_store_set_type(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *value);
@@ -191,7 +218,7 @@ ngx_uint_t ngx_http_upload_store_transcription_status(
     ngx_http_upload_store_ctx_t *ctx);
 ngx_msec_t ngx_http_upload_store_transcription_time(
     ngx_http_upload_store_ctx_t *ctx);
-ngx_int_t ngx_http_upload_store_init_transcription(ngx_conf_t *cf);
+ngx_int_t ngx_http_upload_store_init_capture(ngx_conf_t *cf);
 
 ngx_http_upload_store_provider_t *ngx_http_upload_store_provider(
     ngx_str_t *name);

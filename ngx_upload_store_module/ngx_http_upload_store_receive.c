@@ -62,6 +62,11 @@ ngx_http_upload_store_receive_handler(ngx_http_request_t *r)
     ctx->store = store;
 
     rc = ngx_http_upload_store_set_customer(r, ctx);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_upload_store_check_customer(r, ctx);
+    }
+
     if (rc != NGX_OK) {
         return rc;
     }
