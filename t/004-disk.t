@@ -5,27 +5,17 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+UploadStore::preamble(
+    defaults => {
+        no_error_log => "[crit]\n[alert]",
+        config       => <<'_EOC_',
     location = /upload {
         upload_store_receive audio;
         upload_store_customer acme;
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[crit]\n[alert]");
-    }
-});
+    },
+);
 
 run_tests();
 

@@ -8,8 +8,7 @@ use UploadStore;
 use File::Temp qw(tempdir);
 use JSON::PP ();
 
-repeat_each(1);
-no_shuffle();
+UploadStore::preamble(checks => []);
 worker_connections(1024);
 
 my $Root = html_dir() . '/store';

@@ -6,17 +6,11 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-add_response_body_check(UploadStore::json_check());
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(files json)],
+    defaults => {
+        no_error_log => "[crit]\n[alert]\n[emerg]",
+        config       => <<'_EOC_',
     location = /upload {
         upload_store_receive audio;
         upload_store_customer acme;
@@ -26,12 +20,8 @@ add_block_preprocessor(sub {
         upload_store_admin audio;
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[crit]\n[alert]\n[emerg]");
-    }
-});
+    },
+);
 
 run_tests();
 

@@ -50,11 +50,7 @@ END {
 
 plan 'no_plan';
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check("$Dir/store"));
-add_response_body_check(UploadStore::json_check());
+UploadStore::preamble(store => "$Dir/store", checks => [qw(files json)]);
 
 run_tests();
 

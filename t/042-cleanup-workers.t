@@ -8,32 +8,21 @@ use UploadStore;
 
 master_on();
 workers(2);
-repeat_each(1);
-no_shuffle();
 
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-add_response_body_check(UploadStore::json_check());
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(files json)],
+    always   => { timeout => 10 },
+    defaults => {
+        no_error_log => "[crit]\n[alert]\n[emerg]\nexited on signal",
+        config       => <<'_EOC_',
     # the second request waits 4 seconds
     location = /admin {
         limit_req zone=slow burst=5;
         upload_store_admin audio;
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log",
-                          "[crit]\n[alert]\n[emerg]\nexited on signal");
-    }
-
-    $block->set_value("timeout", 10);
-});
+    },
+);
 
 run_tests();
 

@@ -5,30 +5,20 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
 our $Id = '01JGGVSAG0ABCDEFGHJKMNPQRS';        # made 2025-01-01
 our $Other = '01JGGVSAG0ZZZZZZZZZZZZZZZZ';
 
 our $NotFound = '{"error":{"status":404,"code":"not_found",'
                 . '"message":"no such upload"}}' . "\n";
 
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-add_response_body_check(UploadStore::json_check());
-add_response_body_check(UploadStore::roundtrip_check(html_dir() . '/store'));
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(files json roundtrip)],
+    defaults => {
+        no_error_log => "[crit]\n[alert]\n[emerg]",
+        http_config  => <<'_EOC_',
     upload_store_path html/store zone=audio:1m min_free=0;
 _EOC_
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+        config       => <<'_EOC_',
     location = /upload {
         upload_store_receive audio;
         upload_store_customer $http_x_customer;
@@ -44,22 +34,15 @@ _EOC_
         upload_store_admin audio;
     }
 _EOC_
-    }
-
-    if (!defined $block->post_setup_server_root) {
-        $block->set_value("post_setup_server_root", <<'_EOC_');
+        post_setup_server_root => <<'_EOC_',
 my $r = Test::Nginx::Util::html_dir() . "/store";
 UploadStore::plant_upload($r, "acme", "audio", $::Id, "hello audio");
 UploadStore::plant_upload($r, "beta", "audio", $::Other, "beta's audio",
                           { status => "transcribed", text => "hello world",
                             processed_text => "Hello World" });
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[crit]\n[alert]\n[emerg]");
-    }
-});
+    },
+);
 
 run_tests();
 

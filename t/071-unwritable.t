@@ -45,11 +45,7 @@ sub writable {
 
 plan 'no_plan';
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check("$Dir/store"));
-add_response_body_check(UploadStore::json_check());
+UploadStore::preamble(store => "$Dir/store", checks => [qw(files json)]);
 
 # back to writable after the second request: the third must work
 add_response_body_check(sub {

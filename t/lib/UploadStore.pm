@@ -32,6 +32,71 @@ use Time::HiRes qw(sleep);
 
 my $ID = '[0-9A-HJKMNP-TV-Z]{26}';
 
+# The preamble of every t/NNN-*.t, between "use Test::Nginx::Socket" and
+# run_tests(), through Test::Nginx::Socket's stock API alone:
+#
+#     UploadStore::preamble(
+#         store    => "$Dir/store",         # the store's root for the
+#                                           # checks (html_dir()/store)
+#         checks   => [qw(files json)],     # response body checks, in
+#                                           # this order ([qw(files)])
+#         defaults => { config => ..., no_error_log => "[crit]\n[alert]" },
+#         always   => { timeout => 10 },
+#     );
+#
+# Each block is run once, in the file's order. "defaults" are the sections
+# a block gets when it has none of its own, "always" the ones every block
+# gets. The checks are http2 (http2_check, on TEST_NGINX_H2_PORT, which is
+# set to server_port() + 7), files, json, prometheus and roundtrip (the
+# *_check functions below).
+
+sub preamble {
+    my %opts = @_;
+    my $html = Test::Nginx::Util::html_dir();
+    my $store = $opts{store} // "$html/store";
+    my $defaults = $opts{defaults} // {};
+    my $always = $opts{always} // {};
+
+    Test::Nginx::Socket::repeat_each(1);
+    Test::Nginx::Socket::no_shuffle();
+
+    for my $check (@{ $opts{checks} // ['files'] }) {
+        my $sub;
+
+        if ($check eq 'http2') {
+            $ENV{TEST_NGINX_H2_PORT} = Test::Nginx::Util::server_port() + 7;
+            $sub = http2_check($ENV{TEST_NGINX_H2_PORT}, $html);
+        } elsif ($check eq 'files') {
+            $sub = files_check($store);
+        } elsif ($check eq 'json') {
+            $sub = json_check();
+        } elsif ($check eq 'prometheus') {
+            $sub = prometheus_check();
+        } elsif ($check eq 'roundtrip') {
+            $sub = roundtrip_check($store);
+        } else {
+            die "preamble: no check called '$check'\n";
+        }
+
+        Test::Nginx::Socket::add_response_body_check($sub);
+    }
+
+    return unless %$defaults || %$always;
+
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+
+        for my $name (sort keys %$defaults) {
+            $block->set_value($name, $defaults->{$name})
+                unless defined $block->$name;
+        }
+
+        for my $name (sort keys %$always) {
+            $block->set_value($name, $always->{$name});
+        }
+    });
+}
+
 sub last_index {
     my $block = shift;
 
