@@ -81,7 +81,9 @@ c8\r
 --- http_config
     upload_store_path html/store zone=audio:1m max_size=1000;
 --- user_files eval
-[["store/old/audio/2020-01-01/upload_01ARZ3NDEKTSV4RRFFQ69G5FAV" => "z" x 995]]
+[["store/" . UploadStore::layout("old", "audio", "2020-01-01",
+                                 id => "01ARZ3NDEKTSV4RRFFQ69G5FAV")->{audio}
+  => "z" x 995]]
 --- request
 POST /upload
 0123456789

@@ -201,7 +201,9 @@ GET /admin?health
     upload_store_path html/store zone=audio:1m max_size=10 min_free=0;
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-UploadStore::plant($r, "acme/audio/2026-01-01/upload_A.wav", 0, "x" x 12);
+my $A = UploadStore::layout("acme", "audio", "2026-01-01", id => "A",
+                            suffix => "wav");
+UploadStore::plant($r, $A->{audio}, 0, "x" x 12);
 --- request
 GET /admin?health
 --- error_code: 503

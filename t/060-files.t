@@ -243,9 +243,10 @@ beta/audio/2025-01-01/01JGGVSAG0ZZZZZZZZZZZZZZZZ.json
 === TEST 13: audio not kept (upload_store_keep off): 404 for it, 200 for its transcript
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-my $dir = UploadStore::plant_upload($r, "acme", "audio", $::Id, "x",
-                                    { status => "transcribed", text => "hi" });
-unlink "$r/$dir/upload_$::Id.wav" or die;
+UploadStore::plant_upload($r, "acme", "audio", $::Id, "x",
+                          { status => "transcribed", text => "hi" });
+unlink "$r/" . UploadStore::layout("acme", "audio", $::Id,
+                                   suffix => "wav")->{audio} or die;
 --- more_headers
 X-Customer: acme
 --- request eval
@@ -261,11 +262,11 @@ X-Customer: acme
 === TEST 14: metadata broken by hand: 500 metadata_invalid, logged; the rest of the store works
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-my $d = UploadStore::day_of($::Id);
-UploadStore::plant($r, "acme/audio/$d/$::Id.json", 0, "{not json");
-UploadStore::plant($r, "beta/audio/$d/$::Other.json", 0,
+UploadStore::plant($r, UploadStore::layout("acme", "audio", $::Id)->{record}, 0,
+    "{not json");
+UploadStore::plant($r, UploadStore::layout("beta", "audio", $::Other)->{record}, 0,
     '{"id":"' . $::Other . '","customer":"acme","category":"audio","file":"upload_x.wav"}');
-UploadStore::plant($r, "gamma/audio/$d/$::Other.json", 0,
+UploadStore::plant($r, UploadStore::layout("gamma", "audio", $::Other)->{record}, 0,
     '{"id":"' . $::Other . '","customer":"gamma","category":"audio","file":"../../beta/audio/x"}');
 UploadStore::plant_upload($r, "delta", "audio", $::Id, "fine");
 --- request eval
@@ -289,8 +290,7 @@ UploadStore::plant_upload($r, "delta", "audio", $::Id, "fine");
 === TEST 15: a metadata file naming a path is refused, and the log says which
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-my $d = UploadStore::day_of($::Id);
-UploadStore::plant($r, "gamma/audio/$d/$::Other.json", 0,
+UploadStore::plant($r, UploadStore::layout("gamma", "audio", $::Other)->{record}, 0,
     '{"id":"' . $::Other . '","customer":"gamma","category":"audio","file":"../../beta/audio/x"}');
 --- more_headers
 X-Customer: gamma

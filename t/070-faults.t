@@ -63,7 +63,8 @@ exited on signal
 # file it leaves is made two hours old, as if found long after
 use IO::Socket::INET ();
 use Time::HiRes ();
-my $tmp = Test::Nginx::Util::html_dir() . "/store/.tmp";
+my $tmp = Test::Nginx::Util::html_dir() . "/store/"
+          . UploadStore::layout()->{tmp};
 my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1",
                                  PeerPort => Test::Nginx::Util::server_port())
     or die "connect: $!";
