@@ -44,11 +44,13 @@ SRC        := $(abspath $(NGINX_SRC))
 NGINX      := $(SRC)/objs/nginx
 SO         := $(SRC)/objs/$(MODULE)
 MODPATH    := $(SO)
+SRC_HOW    := own
 else
 SRC        := $(BUILD)/nginx-src
 NGINX      := /usr/sbin/nginx
 SO         := $(SRC)/objs/$(MODULE)
 MODPATH    := $(BUILD)/$(MODULE)
+SRC_HOW    := debian
 DEB_BUILD  += nginx nginx-dev
 endif
 
@@ -80,32 +82,51 @@ $(BUILD)/$(MODULE): $(SO)
 	cp $(SO) $@.tmp && mv -f $@.tmp $@
 endif
 
-# Debian's nginx-dev ships the headers, auto/ and configure: configure a
-# copy of it with the flags Debian's nginx was built with, so that the
-# module is binary compatible with /usr/sbin/nginx
+# $(call configure,TREE,CC_OPT,LD_OPT,HOW): the one recipe that
+# configures an nginx source TREE with the module, with these compiler's
+# and linker's options. HOW is
+#
+#   debian  Debian's nginx-dev ships the headers, auto/ and configure:
+#           TREE is made a fresh copy of it, configured with the flags
+#           Debian's nginx was built with, so that the module is binary
+#           compatible with /usr/sbin/nginx
+#   own     TREE is one's own (NGINX_SRC), configured in place with ours;
+#           a release tarball has ./configure, a git checkout
+#           auto/configure
 
-ifdef NGINX_SRC
-# a release tarball has ./configure, a git checkout auto/configure
+define configure
+$(copy_$4)
+cd $1 && $(configure_$4) \
+    --with-cc-opt='$2' --with-ld-opt='$3' \
+    --add-dynamic-module=$(TOP)
+endef
+
+define copy_debian
+@mkdir -p $(BUILD)
+rm -rf $1 && cp -a /usr/share/nginx/src $1
+endef
+
+copy_own   :=
+
+define configure_debian
+source ./conf_flags \
+    && ./configure "$${NGX_CONF_FLAGS[@]}"
+endef
+
+define configure_own
+$$( [ -x ./configure ] && echo ./configure \
+                 || echo auto/configure ) --with-compat --with-threads \
+    --with-http_ssl_module --with-http_v2_module \
+    --with-http_dav_module --with-debug
+endef
 
 $(SRC)/objs/Makefile: config
-	cd $(SRC) && $$( [ -x ./configure ] && echo ./configure \
-	                 || echo auto/configure ) --with-compat --with-threads \
-	    --with-http_ssl_module --with-http_v2_module \
-	    --with-http_dav_module --with-debug \
-	    --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
-	    --add-dynamic-module=$(TOP)
+	$(call configure,$(SRC),$(CC_OPT),$(LD_OPT),$(SRC_HOW))
 
+ifdef NGINX_SRC
 $(SO): $(SRC)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(SRC)
 else
-$(SRC)/objs/Makefile: config
-	@mkdir -p $(BUILD)
-	rm -rf $(SRC) && cp -a /usr/share/nginx/src $(SRC)
-	cd $(SRC) && source ./conf_flags \
-	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt='$(CC_OPT)' --with-ld-opt='$(LD_OPT)' \
-	    --add-dynamic-module=$(TOP)
-
 $(SO): $(SRC)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(SRC) -f objs/Makefile modules
 endif
@@ -121,15 +142,10 @@ ASAN_SRC   := $(BUILD)/nginx-src-asan
 ASAN_SO    := $(ASAN_SRC)/objs/$(MODULE)
 ASAN_OPT   := -g -O1 -fPIC -fno-omit-frame-pointer \
               -fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_LD    := -fsanitize=address,undefined
 
 $(ASAN_SRC)/objs/Makefile: config
-	@mkdir -p $(BUILD)
-	rm -rf $(ASAN_SRC) && cp -a /usr/share/nginx/src $(ASAN_SRC)
-	cd $(ASAN_SRC) && source ./conf_flags \
-	    && ./configure "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt='$(ASAN_OPT)' \
-	    --with-ld-opt='-fsanitize=address,undefined' \
-	    --add-dynamic-module=$(TOP)
+	$(call configure,$(ASAN_SRC),$(ASAN_OPT),$(ASAN_LD),debian)
 
 $(ASAN_SO): $(ASAN_SRC)/objs/Makefile $(SOURCES)
 	$(MAKE) -C $(ASAN_SRC) -f objs/Makefile modules

@@ -5,26 +5,15 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-
 our $Body = "RIFF" . join "", map { chr(($_ * 7 + 3) % 256) } 1 .. 4996;
 our $Sum = UploadStore::sha256($Body);
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-                          "upload_store_path html/store zone=audio:1m;");
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[error]\n[crit]\n[alert]");
-    }
-});
+UploadStore::preamble(
+    defaults => {
+        http_config  => "upload_store_path html/store zone=audio:1m;",
+        no_error_log => "[error]\n[crit]\n[alert]",
+    },
+);
 
 run_tests();
 

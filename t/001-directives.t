@@ -4,10 +4,7 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
+UploadStore::preamble();
 
 run_tests();
 

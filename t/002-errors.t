@@ -5,21 +5,12 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-                          "upload_store_path html/store zone=audio:1m;");
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+UploadStore::preamble(
+    defaults => {
+        http_config  => "upload_store_path html/store zone=audio:1m;",
+        store_files  => "",
+        no_error_log => "[crit]\n[alert]",
+        config       => <<'_EOC_',
     location = /upload {
         client_max_body_size 100;
         upload_store_receive audio;
@@ -43,16 +34,8 @@ add_block_preprocessor(sub {
         upload_store_customer $arg_c;
     }
 _EOC_
-    }
-
-    if (!defined $block->store_files) {
-        $block->set_value("store_files", "");
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[crit]\n[alert]");
-    }
-});
+    },
+);
 
 run_tests();
 

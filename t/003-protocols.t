@@ -5,31 +5,17 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-# HTTP/2 goes to a second listener, with curl (see UploadStore.pm)
-$ENV{TEST_NGINX_H2_PORT} = server_port() + 7;
-
-add_response_body_check(UploadStore::http2_check($ENV{TEST_NGINX_H2_PORT},
-                                              html_dir()));
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-
 our $Big = join '', map { pack 'N', $_ * 2654435761 % 4294967296 }
                     1 .. 786432;    # 3 MiB
 our $BigSum = UploadStore::sha256($Big);
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-                          "upload_store_path html/store zone=audio:1m;");
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+# HTTP/2 goes to a second listener, with curl (see UploadStore.pm)
+UploadStore::preamble(
+    checks   => [qw(http2 files)],
+    defaults => {
+        http_config  => "upload_store_path html/store zone=audio:1m;",
+        no_error_log => "[error]\n[crit]\n[alert]",
+        config       => <<'_EOC_',
     location = /upload {
         client_max_body_size 10m;
         client_body_buffer_size 1k;
@@ -37,12 +23,8 @@ add_block_preprocessor(sub {
         upload_store_customer acme;
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[error]\n[crit]\n[alert]");
-    }
-});
+    },
+);
 
 run_tests();
 

@@ -5,27 +5,17 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+UploadStore::preamble(
+    defaults => {
+        no_error_log => "[crit]\n[alert]",
+        config       => <<'_EOC_',
     location = /upload {
         upload_store_receive audio;
         upload_store_customer acme;
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[crit]\n[alert]");
-    }
-});
+    },
+);
 
 run_tests();
 
@@ -91,7 +81,9 @@ c8\r
 --- http_config
     upload_store_path html/store zone=audio:1m max_size=1000;
 --- user_files eval
-[["store/old/audio/2020-01-01/upload_01ARZ3NDEKTSV4RRFFQ69G5FAV" => "z" x 995]]
+[["store/" . UploadStore::layout("old", "audio", "2020-01-01",
+                                 id => "01ARZ3NDEKTSV4RRFFQ69G5FAV")->{audio}
+  => "z" x 995]]
 --- request
 POST /upload
 0123456789

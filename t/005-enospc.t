@@ -33,10 +33,7 @@ END {
 
 plan 'no_plan';
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check("$Dir/store"));
+UploadStore::preamble(store => "$Dir/store");
 
 run_tests();
 

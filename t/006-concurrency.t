@@ -8,8 +8,7 @@ use UploadStore;
 use File::Temp qw(tempdir);
 use JSON::PP ();
 
-repeat_each(1);
-no_shuffle();
+UploadStore::preamble(checks => []);
 worker_connections(1024);
 
 my $Root = html_dir() . '/store';
@@ -69,7 +68,8 @@ add_response_body_check(sub {
             push @errors, "upload $i: id $json->{id} given twice"
                 if $ids{$json->{id}}++;
 
-            my ($file) = glob("$Root/acme/audio/*/$json->{file}");
+            my $dir = UploadStore::layout('acme', 'audio', '*')->{dir};
+            my ($file) = glob("$Root/$dir/$json->{file}");
             my $sum = defined $file
                       ? UploadStore::sha256(UploadStore::slurp($file)) : '';
 

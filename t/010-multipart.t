@@ -5,15 +5,6 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-$ENV{TEST_NGINX_H2_PORT} = server_port() + 7;
-
-add_response_body_check(UploadStore::http2_check($ENV{TEST_NGINX_H2_PORT},
-                                              html_dir()));
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-
 # what begins like a delimiter inside the audio is data
 our $Audio = "RIFF\x24\x00\x00\x00WAVEfmt \r\n--XYz\r\n-\r\n--XY\0\n--X\xff"
              . CORE::join('', map { chr(($_ * 13 + 7) % 256) } 1 .. 299);
@@ -57,16 +48,13 @@ sub raw_post {
            . "Connection: close\r\n\r\n";
 }
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-                          "upload_store_path html/store zone=audio:1m;");
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(http2 files)],
+    defaults => {
+        http_config  => "upload_store_path html/store zone=audio:1m;",
+        store_files  => "",
+        no_error_log => "[error]\n[crit]\n[alert]",
+        config       => <<'_EOC_',
     location /upload {
         upload_store_receive audio;
         upload_store_customer acme;
@@ -75,16 +63,8 @@ add_block_preprocessor(sub {
         add_header X-Sha256 $upload_store_sha256 always;
     }
 _EOC_
-    }
-
-    if (!defined $block->store_files) {
-        $block->set_value("store_files", "");
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[error]\n[crit]\n[alert]");
-    }
-});
+    },
+);
 
 run_tests();
 

@@ -8,11 +8,6 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-
 $ENV{TEST_NGINX_PROVIDER_PORT} = server_port() + 11;
 
 our $Audio = "RIFF" . CORE::join('', map { chr(($_ * 29 + 5) % 256) }
@@ -29,11 +24,10 @@ our $Form = "--XYZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\n"
             . "filename=\"x.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
             . $::Audio . "\r\n--XYZ--\r\n";
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<'_EOC_');
+UploadStore::preamble(
+    defaults => {
+        no_error_log => "[crit]\n[alert]",
+        http_config  => <<'_EOC_',
     upload_store_path html/store zone=audio:1m;
     upload_store_path html/provider zone=provider:1m;
 
@@ -88,12 +82,8 @@ add_block_preprocessor(sub {
         }
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[crit]\n[alert]");
-    }
-});
+    },
+);
 
 run_tests();
 

@@ -48,10 +48,7 @@ END {
 
 plan 'no_plan';
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
+UploadStore::preamble();
 
 our $Audio = UploadStore::slurp($Sample);
 our $Sum = UploadStore::sha256($Audio);

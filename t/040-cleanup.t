@@ -6,17 +6,11 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-add_response_body_check(UploadStore::json_check());
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(files json)],
+    defaults => {
+        no_error_log => "[crit]\n[alert]\n[emerg]",
+        config       => <<'_EOC_',
     location = /upload {
         upload_store_receive audio;
         upload_store_customer acme;
@@ -26,12 +20,8 @@ add_block_preprocessor(sub {
         upload_store_admin audio;
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[crit]\n[alert]\n[emerg]");
-    }
-});
+    },
+);
 
 run_tests();
 
@@ -82,12 +72,17 @@ Content-Type: audio/wav
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
 my $day = 86400;
-UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 3 * $day, "old audio");
-UploadStore::plant($r, "acme/audio/2020-01-01/A.json", 3 * $day, "{}");
-UploadStore::plant($r, "acme/calls/2020-01-02/upload_B.wav", 2 * $day, "old");
-UploadStore::plant($r, "beta/audio/2020-01-01/upload_C.wav", 60, "new audio");
-UploadStore::plant($r, ".tmp/0000000001", 7200, "orphan");
-UploadStore::plant($r, ".tmp/0000000002", 60, "in flight");
+my %wav = (suffix => "wav");
+my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A", %wav);
+my $B = UploadStore::layout("acme", "calls", "2020-01-02", id => "B", %wav);
+my $C = UploadStore::layout("beta", "audio", "2020-01-01", id => "C", %wav);
+my $tmp = UploadStore::layout()->{tmp};
+UploadStore::plant($r, $A->{audio}, 3 * $day, "old audio");
+UploadStore::plant($r, $A->{record}, 3 * $day, "{}");
+UploadStore::plant($r, $B->{audio}, 2 * $day, "old");
+UploadStore::plant($r, $C->{audio}, 60, "new audio");
+UploadStore::plant($r, "$tmp/0000000001", 7200, "orphan");
+UploadStore::plant($r, "$tmp/0000000002", 60, "in flight");
 UploadStore::plant($r, "README", 3 * $day, "the operator's");
 UploadStore::plant($r, "gamma/notes.txt", 3 * $day, "the operator's");
 --- request eval
@@ -119,12 +114,17 @@ gamma
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
 my $day = 86400;
-UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 3 * $day, "old audio");
-UploadStore::plant($r, "acme/audio/2020-01-01/A.json", 3 * $day, "{}");
-UploadStore::plant($r, "acme/calls/2020-01-02/upload_B.wav", 2 * $day, "old");
-UploadStore::plant($r, "beta/audio/2020-01-01/upload_C.wav", 60, "new audio");
-UploadStore::plant($r, ".tmp/0000000001", 7200, "orphan");
-UploadStore::plant($r, ".tmp/0000000002", 60, "in flight");
+my %wav = (suffix => "wav");
+my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A", %wav);
+my $B = UploadStore::layout("acme", "calls", "2020-01-02", id => "B", %wav);
+my $C = UploadStore::layout("beta", "audio", "2020-01-01", id => "C", %wav);
+my $tmp = UploadStore::layout()->{tmp};
+UploadStore::plant($r, $A->{audio}, 3 * $day, "old audio");
+UploadStore::plant($r, $A->{record}, 3 * $day, "{}");
+UploadStore::plant($r, $B->{audio}, 2 * $day, "old");
+UploadStore::plant($r, $C->{audio}, 60, "new audio");
+UploadStore::plant($r, "$tmp/0000000001", 7200, "orphan");
+UploadStore::plant($r, "$tmp/0000000002", 60, "in flight");
 UploadStore::plant($r, "README", 3 * $day, "the operator's");
 UploadStore::plant($r, "gamma/notes.txt", 3 * $day, "the operator's");
 --- request
@@ -146,8 +146,10 @@ my $r = "$h/store";
 my $old = 3 * 86400;
 UploadStore::plant($h, "outside/secret.wav", $old, "secret");
 UploadStore::plant($h, "outside/cat/day/old.wav", $old, "old, outside");
-UploadStore::plant_link($r, "acme/audio/2020-01-01/link.wav", "$h/outside/secret.wav", $old);
-UploadStore::plant_link($r, "acme/audio/2020-01-03", "$h/outside/cat/day", $old);
+my $day1 = UploadStore::layout("acme", "audio", "2020-01-01")->{dir};
+my $day3 = UploadStore::layout("acme", "audio", "2020-01-03")->{dir};
+UploadStore::plant_link($r, "$day1/link.wav", "$h/outside/secret.wav", $old);
+UploadStore::plant_link($r, $day3, "$h/outside/cat/day", $old);
 UploadStore::plant_link($r, "evil", "$h/outside", $old);
 --- request eval
 ["POST /admin", "GET /outside/secret.wav", "GET /outside/cat/day/old.wav"]
@@ -171,8 +173,11 @@ acme/audio
                       min_free=0;
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 400 * 86400, "kept");
-UploadStore::plant($r, ".tmp/0000000007", 86400, "orphan");
+my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A",
+                            suffix => "wav");
+my $tmp = UploadStore::layout()->{tmp};
+UploadStore::plant($r, $A->{audio}, 400 * 86400, "kept");
+UploadStore::plant($r, "$tmp/0000000007", 86400, "orphan");
 --- request eval
 ["POST /admin", "GET /admin"]
 --- response_json eval
@@ -195,7 +200,9 @@ acme/audio/2020-01-01
                       min_free=0;
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 7200, "old");
+my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A",
+                            suffix => "wav");
+UploadStore::plant($r, $A->{audio}, 7200, "old");
 --- request eval
 ["GET /admin?cleanup=now", "GET /admin?cleanup=now", "GET /admin"]
 --- response_json eval

@@ -9,18 +9,21 @@ use UploadStore;
 our ($Dir, $Ro, $Mounted);
 
 BEGIN {
+    my %wav = (suffix => 'wav');
+    my $A = UploadStore::layout('acme', 'audio', '2020-01-01', id => 'A', %wav);
+    my $B = UploadStore::layout('acme', 'audio', '2020-01-01', id => 'B', %wav);
+    my $C = UploadStore::layout('acme', 'audio', '2020-01-02', id => 'C', %wav);
+
     $Dir = "/tmp/upload-store-ro.$$";
-    $Ro = "$Dir/store/acme/audio/2020-01-01";
+    $Ro = "$Dir/store/$A->{dir}";
 
     my $old = 3 * 86400;
 
-    for my $f ('upload_A.wav', 'upload_B.wav', 'A.json') {
-        UploadStore::plant("$Dir/store", "acme/audio/2020-01-01/$f", $old,
-                           "stuck");
+    for my $f ($A->{audio}, $B->{audio}, $A->{record}) {
+        UploadStore::plant("$Dir/store", $f, $old, "stuck");
     }
 
-    UploadStore::plant("$Dir/store", "acme/audio/2020-01-02/upload_C.wav",
-                       $old, "goes");
+    UploadStore::plant("$Dir/store", $C->{audio}, $old, "goes");
 
     if ($> == 0) {
         if (system("mount --bind $Ro $Ro 2>/dev/null") != 0
@@ -50,11 +53,7 @@ END {
 
 plan 'no_plan';
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check("$Dir/store"));
-add_response_body_check(UploadStore::json_check());
+UploadStore::preamble(store => "$Dir/store", checks => [qw(files json)]);
 
 run_tests();
 

@@ -8,32 +8,21 @@ use UploadStore;
 
 master_on();
 workers(2);
-repeat_each(1);
-no_shuffle();
 
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-add_response_body_check(UploadStore::json_check());
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(files json)],
+    always   => { timeout => 10 },
+    defaults => {
+        no_error_log => "[crit]\n[alert]\n[emerg]\nexited on signal",
+        config       => <<'_EOC_',
     # the second request waits 4 seconds
     location = /admin {
         limit_req zone=slow burst=5;
         upload_store_admin audio;
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log",
-                          "[crit]\n[alert]\n[emerg]\nexited on signal");
-    }
-
-    $block->set_value("timeout", 10);
-});
+    },
+);
 
 run_tests();
 
@@ -46,7 +35,9 @@ __DATA__
     limit_req_zone $server_name zone=slow:1m rate=15r/m;
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 3 * 86400, "old");
+my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A",
+                            suffix => "wav");
+UploadStore::plant($r, $A->{audio}, 3 * 86400, "old");
 --- request eval
 ["GET /admin", "GET /admin"]
 --- response_json eval
@@ -69,7 +60,9 @@ UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 3 * 86400, "old");
 my $r = Test::Nginx::Util::html_dir() . "/store";
 for my $d (1 .. 30) {
     for my $f (1 .. 1000) {
-        UploadStore::plant($r, sprintf("c%02d/audio/2020-01-01/upload_%04d.wav", $d, $f), 3 * 86400, "x");
+        my $l = UploadStore::layout(sprintf("c%02d", $d), "audio", "2020-01-01",
+                                    id => sprintf("%04d", $f), suffix => "wav");
+        UploadStore::plant($r, $l->{audio}, 3 * 86400, "x");
     }
 }
 --- config
@@ -121,10 +114,13 @@ kill 'HUP', $pid or die "kill HUP $pid: $!";
 my $r = Test::Nginx::Util::html_dir() . "/store";
 for my $d (1 .. 30) {
     for my $f (1 .. 1000) {
-        UploadStore::plant($r, sprintf("c%02d/audio/2020-01-01/upload_%04d.wav", $d, $f), 3 * 86400, "x");
+        my $l = UploadStore::layout(sprintf("c%02d", $d), "audio", "2020-01-01",
+                                    id => sprintf("%04d", $f), suffix => "wav");
+        UploadStore::plant($r, $l->{audio}, 3 * 86400, "x");
     }
 }
-UploadStore::plant($r, ".tmp/0000000001", 7200, "a body of a worker killed long ago");
+UploadStore::plant($r, UploadStore::layout()->{tmp} . "/0000000001", 7200,
+                   "a body of a worker killed long ago");
 --- config
     # the second request waits 4 seconds
     location = /admin {

@@ -8,17 +8,13 @@ use UploadStore;
 
 master_on();
 workers(2);
-repeat_each(1);
-no_shuffle();
 
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-add_response_body_check(UploadStore::json_check());
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(files json)],
+    always   => { timeout => 10 },
+    defaults => {
+        no_error_log => "[crit]\n[alert]\n[emerg]\nexited on signal",
+        config       => <<'_EOC_',
     # the second request waits 4 seconds
     location = /admin {
         limit_req zone=slow burst=5;
@@ -29,15 +25,8 @@ add_block_preprocessor(sub {
         upload_store_admin audio;
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log",
-                          "[crit]\n[alert]\n[emerg]\nexited on signal");
-    }
-
-    $block->set_value("timeout", 10);
-});
+    },
+);
 
 run_tests();
 
@@ -51,10 +40,15 @@ __DATA__
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
 my $h = Test::Nginx::Util::html_dir();
-UploadStore::plant($r, "acme/audio/2020-01-01/upload_A.wav", 3 * 86400, "old audio");
-UploadStore::plant($r, "acme/audio/2020-01-01/A.json", 3 * 86400, "{}");
-UploadStore::plant($r, "beta/audio/2020-01-01/upload_C.wav", 60, "new audio");
-UploadStore::plant($r, ".tmp/0000000001", 7200, "orphan");
+my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A",
+                            suffix => "wav");
+my $C = UploadStore::layout("beta", "audio", "2020-01-01", id => "C",
+                            suffix => "wav");
+UploadStore::plant($r, $A->{audio}, 3 * 86400, "old audio");
+UploadStore::plant($r, $A->{record}, 3 * 86400, "{}");
+UploadStore::plant($r, $C->{audio}, 60, "new audio");
+UploadStore::plant($r, UploadStore::layout()->{tmp} . "/0000000001", 7200,
+                   "orphan");
 UploadStore::plant($r, "README", 3 * 86400, "the operator's");
 UploadStore::plant($h, "outside/secret.wav", 3 * 86400, "secret");
 UploadStore::plant_link($r, "evil", "$h/outside", 3 * 86400);
@@ -87,7 +81,9 @@ thread_pool sweep threads=2;
 my $r = Test::Nginx::Util::html_dir() . "/store";
 for my $d (1 .. 30) {
     for my $f (1 .. 1000) {
-        UploadStore::plant($r, sprintf("c%02d/audio/2020-01-01/upload_%04d.wav", $d, $f), 3 * 86400, "x");
+        my $l = UploadStore::layout(sprintf("c%02d", $d), "audio", "2020-01-01",
+                                    id => sprintf("%04d", $f), suffix => "wav");
+        UploadStore::plant($r, $l->{audio}, 3 * 86400, "x");
     }
 }
 --- init

@@ -5,20 +5,13 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-add_response_body_check(UploadStore::json_check());
-add_response_body_check(UploadStore::prometheus_check());
-
 $ENV{TEST_NGINX_PROVIDER_PORT} = server_port() + 13;
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(files json prometheus)],
+    defaults => {
+        no_error_log => "[crit]\n[alert]\n[emerg]",
+        http_config  => <<'_EOC_',
     upload_store_path html/store zone=audio:1m min_free=0;
 
     server {
@@ -29,10 +22,7 @@ add_block_preprocessor(sub {
         location = /401 { return 401 '{"error":{"message":"bad key"}}'; }
     }
 _EOC_
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+        config       => <<'_EOC_',
     location = /upload {
         client_max_body_size 100;
         upload_store_receive audio;
@@ -66,12 +56,8 @@ _EOC_
         upload_store_admin audio;
     }
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[crit]\n[alert]\n[emerg]");
-    }
-});
+    },
+);
 
 run_tests();
 
@@ -215,7 +201,9 @@ GET /admin?health
     upload_store_path html/store zone=audio:1m max_size=10 min_free=0;
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-UploadStore::plant($r, "acme/audio/2026-01-01/upload_A.wav", 0, "x" x 12);
+my $A = UploadStore::layout("acme", "audio", "2026-01-01", id => "A",
+                            suffix => "wav");
+UploadStore::plant($r, $A->{audio}, 0, "x" x 12);
 --- request
 GET /admin?health
 --- error_code: 503

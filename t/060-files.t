@@ -5,30 +5,20 @@ use Test::Nginx::Socket 'no_plan';
 use lib 't/lib';
 use UploadStore;
 
-repeat_each(1);
-no_shuffle();
-
 our $Id = '01JGGVSAG0ABCDEFGHJKMNPQRS';        # made 2025-01-01
 our $Other = '01JGGVSAG0ZZZZZZZZZZZZZZZZ';
 
 our $NotFound = '{"error":{"status":404,"code":"not_found",'
                 . '"message":"no such upload"}}' . "\n";
 
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-add_response_body_check(UploadStore::json_check());
-add_response_body_check(UploadStore::roundtrip_check(html_dir() . '/store'));
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(files json roundtrip)],
+    defaults => {
+        no_error_log => "[crit]\n[alert]\n[emerg]",
+        http_config  => <<'_EOC_',
     upload_store_path html/store zone=audio:1m min_free=0;
 _EOC_
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+        config       => <<'_EOC_',
     location = /upload {
         upload_store_receive audio;
         upload_store_customer $http_x_customer;
@@ -44,22 +34,15 @@ _EOC_
         upload_store_admin audio;
     }
 _EOC_
-    }
-
-    if (!defined $block->post_setup_server_root) {
-        $block->set_value("post_setup_server_root", <<'_EOC_');
+        post_setup_server_root => <<'_EOC_',
 my $r = Test::Nginx::Util::html_dir() . "/store";
 UploadStore::plant_upload($r, "acme", "audio", $::Id, "hello audio");
 UploadStore::plant_upload($r, "beta", "audio", $::Other, "beta's audio",
                           { status => "transcribed", text => "hello world",
                             processed_text => "Hello World" });
 _EOC_
-    }
-
-    if (!defined $block->no_error_log) {
-        $block->set_value("no_error_log", "[crit]\n[alert]\n[emerg]");
-    }
-});
+    },
+);
 
 run_tests();
 
@@ -260,9 +243,10 @@ beta/audio/2025-01-01/01JGGVSAG0ZZZZZZZZZZZZZZZZ.json
 === TEST 13: audio not kept (upload_store_keep off): 404 for it, 200 for its transcript
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-my $dir = UploadStore::plant_upload($r, "acme", "audio", $::Id, "x",
-                                    { status => "transcribed", text => "hi" });
-unlink "$r/$dir/upload_$::Id.wav" or die;
+UploadStore::plant_upload($r, "acme", "audio", $::Id, "x",
+                          { status => "transcribed", text => "hi" });
+unlink "$r/" . UploadStore::layout("acme", "audio", $::Id,
+                                   suffix => "wav")->{audio} or die;
 --- more_headers
 X-Customer: acme
 --- request eval
@@ -278,11 +262,11 @@ X-Customer: acme
 === TEST 14: metadata broken by hand: 500 metadata_invalid, logged; the rest of the store works
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-my $d = UploadStore::day_of($::Id);
-UploadStore::plant($r, "acme/audio/$d/$::Id.json", 0, "{not json");
-UploadStore::plant($r, "beta/audio/$d/$::Other.json", 0,
+UploadStore::plant($r, UploadStore::layout("acme", "audio", $::Id)->{record}, 0,
+    "{not json");
+UploadStore::plant($r, UploadStore::layout("beta", "audio", $::Other)->{record}, 0,
     '{"id":"' . $::Other . '","customer":"acme","category":"audio","file":"upload_x.wav"}');
-UploadStore::plant($r, "gamma/audio/$d/$::Other.json", 0,
+UploadStore::plant($r, UploadStore::layout("gamma", "audio", $::Other)->{record}, 0,
     '{"id":"' . $::Other . '","customer":"gamma","category":"audio","file":"../../beta/audio/x"}');
 UploadStore::plant_upload($r, "delta", "audio", $::Id, "fine");
 --- request eval
@@ -306,8 +290,7 @@ UploadStore::plant_upload($r, "delta", "audio", $::Id, "fine");
 === TEST 15: a metadata file naming a path is refused, and the log says which
 --- post_setup_server_root
 my $r = Test::Nginx::Util::html_dir() . "/store";
-my $d = UploadStore::day_of($::Id);
-UploadStore::plant($r, "gamma/audio/$d/$::Other.json", 0,
+UploadStore::plant($r, UploadStore::layout("gamma", "audio", $::Other)->{record}, 0,
     '{"id":"' . $::Other . '","customer":"gamma","category":"audio","file":"../../beta/audio/x"}');
 --- more_headers
 X-Customer: gamma

@@ -8,24 +8,15 @@ use UploadStore;
 
 master_on();
 workers(1);
-repeat_each(1);
-no_shuffle();
 
-add_response_body_check(UploadStore::files_check(html_dir() . '/store'));
-add_response_body_check(UploadStore::json_check());
-add_response_body_check(UploadStore::prometheus_check());
-
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<'_EOC_');
+UploadStore::preamble(
+    checks   => [qw(files json prometheus)],
+    always   => { timeout => 10 },
+    defaults => {
+        http_config  => <<'_EOC_',
     upload_store_path html/store zone=audio:1m min_free=0;
 _EOC_
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", <<'_EOC_');
+        config       => <<'_EOC_',
     location = /upload {
         client_max_body_size 10m;
         upload_store_receive audio;
@@ -36,10 +27,8 @@ _EOC_
         upload_store_admin audio;
     }
 _EOC_
-    }
-
-    $block->set_value("timeout", 10);
-});
+    },
+);
 
 run_tests();
 
@@ -74,7 +63,8 @@ exited on signal
 # file it leaves is made two hours old, as if found long after
 use IO::Socket::INET ();
 use Time::HiRes ();
-my $tmp = Test::Nginx::Util::html_dir() . "/store/.tmp";
+my $tmp = Test::Nginx::Util::html_dir() . "/store/"
+          . UploadStore::layout()->{tmp};
 my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1",
                                  PeerPort => Test::Nginx::Util::server_port())
     or die "connect: $!";

@@ -6,10 +6,11 @@ use Test::Nginx::Socket;
 use lib 't/lib';
 use UploadStore;
 
-our ($Dir, $Mounted);
+our ($Dir, $Tmp, $Mounted);
 
 BEGIN {
     $Dir = "/tmp/upload-store-unwritable.$$";
+    $Tmp = "$Dir/store/" . UploadStore::layout()->{tmp};
     mkdir $Dir or die "$Dir: $!";
     mkdir "$Dir/store" or die "$Dir/store: $!";
     $ENV{TEST_NGINX_UNWRITABLE_DIR} = $Dir;
@@ -18,7 +19,7 @@ BEGIN {
 END {
     if (defined $Dir && -d $Dir) {
         system("umount $Dir/store 2>/dev/null") if $Mounted;
-        chmod 0755, "$Dir/store", "$Dir/store/.tmp";
+        chmod 0755, "$Dir/store", $Tmp;
         system("rm -rf $Dir");
     }
 }
@@ -30,7 +31,7 @@ sub readonly {
             or die "cannot make a read-only bind mount";
         $Mounted = 1;
     } else {
-        chmod 0555, "$Dir/store", "$Dir/store/.tmp" or die "chmod: $!";
+        chmod 0555, "$Dir/store", $Tmp or die "chmod: $!";
     }
 }
 
@@ -39,17 +40,13 @@ sub writable {
         system("umount $Dir/store") == 0 or die "umount failed";
         $Mounted = 0;
     } else {
-        chmod 0755, "$Dir/store", "$Dir/store/.tmp";
+        chmod 0755, "$Dir/store", $Tmp;
     }
 }
 
 plan 'no_plan';
 
-repeat_each(1);
-no_shuffle();
-
-add_response_body_check(UploadStore::files_check("$Dir/store"));
-add_response_body_check(UploadStore::json_check());
+UploadStore::preamble(store => "$Dir/store", checks => [qw(files json)]);
 
 # back to writable after the second request: the third must work
 add_response_body_check(sub {

@@ -32,6 +32,71 @@ use Time::HiRes qw(sleep);
 
 my $ID = '[0-9A-HJKMNP-TV-Z]{26}';
 
+# The preamble of every t/NNN-*.t, between "use Test::Nginx::Socket" and
+# run_tests(), through Test::Nginx::Socket's stock API alone:
+#
+#     UploadStore::preamble(
+#         store    => "$Dir/store",         # the store's root for the
+#                                           # checks (html_dir()/store)
+#         checks   => [qw(files json)],     # response body checks, in
+#                                           # this order ([qw(files)])
+#         defaults => { config => ..., no_error_log => "[crit]\n[alert]" },
+#         always   => { timeout => 10 },
+#     );
+#
+# Each block is run once, in the file's order. "defaults" are the sections
+# a block gets when it has none of its own, "always" the ones every block
+# gets. The checks are http2 (http2_check, on TEST_NGINX_H2_PORT, which is
+# set to server_port() + 7), files, json, prometheus and roundtrip (the
+# *_check functions below).
+
+sub preamble {
+    my %opts = @_;
+    my $html = Test::Nginx::Util::html_dir();
+    my $store = $opts{store} // "$html/store";
+    my $defaults = $opts{defaults} // {};
+    my $always = $opts{always} // {};
+
+    Test::Nginx::Socket::repeat_each(1);
+    Test::Nginx::Socket::no_shuffle();
+
+    for my $check (@{ $opts{checks} // ['files'] }) {
+        my $sub;
+
+        if ($check eq 'http2') {
+            $ENV{TEST_NGINX_H2_PORT} = Test::Nginx::Util::server_port() + 7;
+            $sub = http2_check($ENV{TEST_NGINX_H2_PORT}, $html);
+        } elsif ($check eq 'files') {
+            $sub = files_check($store);
+        } elsif ($check eq 'json') {
+            $sub = json_check();
+        } elsif ($check eq 'prometheus') {
+            $sub = prometheus_check();
+        } elsif ($check eq 'roundtrip') {
+            $sub = roundtrip_check($store);
+        } else {
+            die "preamble: no check called '$check'\n";
+        }
+
+        Test::Nginx::Socket::add_response_body_check($sub);
+    }
+
+    return unless %$defaults || %$always;
+
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+
+        for my $name (sort keys %$defaults) {
+            $block->set_value($name, $defaults->{$name})
+                unless defined $block->$name;
+        }
+
+        for my $name (sort keys %$always) {
+            $block->set_value($name, $always->{$name});
+        }
+    });
+}
+
 sub last_index {
     my $block = shift;
 
@@ -207,11 +272,14 @@ sub http2_check {
 
 # Fixtures, for "--- post_setup_server_root" and "--- init":
 #
-#     UploadStore::plant($root, "acme/audio/2020-01-01/x.wav", 3 * 86400, "data");
-#     UploadStore::plant_link($root, "acme/audio/2020-01-01/l.wav", $target, $age);
+#     my $l = UploadStore::layout("acme", "audio", "2020-01-01", id => "A",
+#                                 suffix => "wav");
+#     UploadStore::plant($root, $l->{audio}, 3 * 86400, "data");
+#     UploadStore::plant_link($root, "$l->{dir}/l.wav", $target, $age);
 #     UploadStore::plant_upload($root, "acme", "audio", $id, "data", {...});
 #
-# $age is in seconds before now, for the modification time.
+# $age is in seconds before now, for the modification time. Paths are
+# relative to the root; those of uploads come from layout() below.
 
 sub plant {
     my ($root, $rel, $age, $data) = @_;
@@ -261,23 +329,68 @@ sub day_of {
     return strftime('%Y-%m-%d', gmtime(int($ms / 1000)));
 }
 
+# Where the module keeps an upload, relative to the store's root: the one
+# place the tests spell out its layout.
+#
+#     my $l = UploadStore::layout("acme", "audio", $id, suffix => "wav");
+#
+#     $l->{day}     2025-01-01
+#     $l->{dir}     acme/audio/2025-01-01
+#     $l->{audio}   acme/audio/2025-01-01/upload_01JGGVSAG0....wav
+#     $l->{record}  acme/audio/2025-01-01/01JGGVSAG0....json
+#     $l->{tmp}     .tmp, where the bodies in flight are, for every upload
+#
+# The third argument is an id, whose UTC day names the day directory, or
+# that day itself (YYYY-MM-DD, or a glob such as "*"), the id then being
+# given as id => ... Options: prefix => (upload_store_prefix, "upload_"),
+# suffix => the audio's extension, without the dot (none by default).
+# layout() alone gives tmp only.
+
+sub layout {
+    my ($customer, $category, $id_or_day, %opts) = @_;
+    my %l = (tmp => '.tmp');
+
+    return \%l unless defined $customer;
+
+    my $id = $opts{id};
+
+    if ($id_or_day =~ /^\d{4}-\d\d-\d\d$|[*?\[]/) {
+        $l{day} = $id_or_day;
+    } else {
+        $id = $id_or_day;
+        $l{day} = day_of($id);
+    }
+
+    $l{dir} = "$customer/$category/$l{day}";
+
+    if (defined $id) {
+        my $suffix = $opts{suffix} // '';
+
+        $l{audio} = "$l{dir}/" . ($opts{prefix} // 'upload_') . $id
+                    . ($suffix ne '' ? ".$suffix" : '');
+        $l{record} = "$l{dir}/$id.json";
+    }
+
+    return \%l;
+}
+
 # an upload as the module stores it: the audio and its metadata
 
 sub plant_upload {
     my ($root, $customer, $category, $id, $data, $extra) = @_;
-    my $day = day_of($id);
-    my $file = "upload_$id.wav";
+    my $l = layout($customer, $category, $id, suffix => 'wav');
+    (my $file = $l->{audio}) =~ s{.*/}{};
 
     my %meta = (id => $id, customer => $customer, category => $category,
                 filename => undef, content_type => 'audio/wav',
                 bytes => length $data, file => $file, status => 'stored',
-                created_at => "${day}T12:00:00.000Z", %{ $extra // {} });
+                created_at => "$l->{day}T12:00:00.000Z", %{ $extra // {} });
 
-    plant($root, "$customer/$category/$day/$file", 0, $data);
-    plant($root, "$customer/$category/$day/$id.json", 0,
+    plant($root, $l->{audio}, 0, $data);
+    plant($root, $l->{record}, 0,
           JSON::PP->new->canonical->encode(\%meta));
 
-    return "$customer/$category/$day";
+    return $l->{dir};
 }
 
 # "--- response_json eval": per request, a hash of JSON pointer => what the
@@ -487,9 +600,8 @@ sub roundtrip_check {
                    . $prefix;
         my $meta = eval { JSON::PP->new->decode($body) } // {};
         my $id = $meta->{id} // '';
-        my $day = day_of($id || '0' x 26);
-        my $stored = slurp("$root/$customer/$meta->{category}/$day/"
-                           . ($meta->{file} // ''));
+        my $dir = layout($customer, $meta->{category}, $id || '0' x 26)->{dir};
+        my $stored = slurp("$root/$dir/" . ($meta->{file} // ''));
         my @err;
 
         my $r = $http->get("$base$id");
