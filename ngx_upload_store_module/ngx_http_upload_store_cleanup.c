@@ -64,9 +64,9 @@ static ngx_int_t ngx_http_upload_store_cleanup_stop(ngx_cycle_t *cycle,
     ngx_http_upload_store_t *store);
 static void ngx_http_upload_store_cleanup_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_upload_store_cleanup_start(
-    ngx_http_upload_store_cleanup_t *cl);
+    ngx_http_upload_store_cleanup_t *clean);
 static void ngx_http_upload_store_cleanup_next(
-    ngx_http_upload_store_cleanup_t *cl, ngx_int_t rc);
+    ngx_http_upload_store_cleanup_t *clean, ngx_int_t rc);
 #if (NGX_THREADS)
 static void ngx_http_upload_store_cleanup_thread(void *data, ngx_log_t *log);
 static void ngx_http_upload_store_cleanup_thread_done(ngx_event_t *ev);
@@ -74,11 +74,11 @@ static void ngx_http_upload_store_cleanup_thread_done(ngx_event_t *ev);
 static ngx_uint_t ngx_http_upload_store_expired(
     ngx_http_upload_store_walk_t *walk, ngx_http_upload_store_entry_t *e);
 static void ngx_http_upload_store_cleanup_finish(
-    ngx_http_upload_store_cleanup_t *cl);
+    ngx_http_upload_store_cleanup_t *clean);
 static void ngx_http_upload_store_cleanup_close(
-    ngx_http_upload_store_cleanup_t *cl);
+    ngx_http_upload_store_cleanup_t *clean);
 static void ngx_http_upload_store_cleanup_arm(
-    ngx_http_upload_store_cleanup_t *cl, ngx_msec_t delay);
+    ngx_http_upload_store_cleanup_t *clean, ngx_msec_t delay);
 
 
 /* in each worker (or the single process): one timer per store */
@@ -101,44 +101,44 @@ static ngx_int_t
 ngx_http_upload_store_cleanup_start_timer(ngx_cycle_t *cycle,
     ngx_http_upload_store_t *store)
 {
-    ngx_http_upload_store_cleanup_t  *cl;
+    ngx_http_upload_store_cleanup_t  *clean;
 
-    cl = ngx_pcalloc(cycle->pool, sizeof(ngx_http_upload_store_cleanup_t));
-    if (cl == NULL) {
+    clean = ngx_pcalloc(cycle->pool, sizeof(ngx_http_upload_store_cleanup_t));
+    if (clean == NULL) {
         return NGX_ERROR;
     }
 
-    cl->store = store;
-    cl->log = cycle->log;
+    clean->store = store;
+    clean->log = cycle->log;
 
-    cl->dummy.fd = (ngx_socket_t) -1;
-    cl->dummy.data = cl;
+    clean->dummy.fd = (ngx_socket_t) -1;
+    clean->dummy.data = clean;
 
-    cl->event.handler = ngx_http_upload_store_cleanup_handler;
-    cl->event.data = &cl->dummy;
-    cl->event.log = cycle->log;
-    cl->event.cancelable = 1;
+    clean->event.handler = ngx_http_upload_store_cleanup_handler;
+    clean->event.data = &clean->dummy;
+    clean->event.log = cycle->log;
+    clean->event.cancelable = 1;
 
 #if (NGX_THREADS)
     if (store->thread_pool) {
-        cl->task = ngx_thread_task_alloc(cycle->pool, 0);
-        if (cl->task == NULL) {
+        clean->task = ngx_thread_task_alloc(cycle->pool, 0);
+        if (clean->task == NULL) {
             return NGX_ERROR;
         }
 
-        cl->task->ctx = cl;
-        cl->task->handler = ngx_http_upload_store_cleanup_thread;
-        cl->task->event.handler = ngx_http_upload_store_cleanup_thread_done;
-        cl->task->event.data = &cl->dummy;
-        cl->task->event.log = cycle->log;
+        clean->task->ctx = clean;
+        clean->task->handler = ngx_http_upload_store_cleanup_thread;
+        clean->task->event.handler = ngx_http_upload_store_cleanup_thread_done;
+        clean->task->event.data = &clean->dummy;
+        clean->task->event.log = cycle->log;
     }
 #endif
 
-    store->cleanup = cl;
+    store->cleanup = clean;
 
     /* workers started together do not all look at once */
 
-    ngx_http_upload_store_cleanup_arm(cl, 100 + ngx_random() % 400);
+    ngx_http_upload_store_cleanup_arm(clean, 100 + ngx_random() % 400);
 
     return NGX_OK;
 }
@@ -175,16 +175,16 @@ ngx_atomic_uint_t
 ngx_http_upload_store_cleanup_now(ngx_http_upload_store_t *store)
 {
     ngx_atomic_uint_t                 seq;
-    ngx_http_upload_store_cleanup_t  *cl;
+    ngx_http_upload_store_cleanup_t  *clean;
 
     seq = store->sh->seq + 1;
 
     store->sh->force = 1;
 
-    cl = store->cleanup;
+    clean = store->cleanup;
 
-    if (cl != NULL && !cl->running && !ngx_exiting) {
-        ngx_http_upload_store_cleanup_arm(cl, 1);
+    if (clean != NULL && !clean->running && !ngx_exiting) {
+        ngx_http_upload_store_cleanup_arm(clean, 1);
     }
 
     return seq;
@@ -198,20 +198,20 @@ ngx_http_upload_store_cleanup_handler(ngx_event_t *ev)
     ngx_msec_t                        start, elapsed;
     ngx_connection_t                 *c;
     ngx_http_upload_store_t          *store;
-    ngx_http_upload_store_cleanup_t  *cl;
+    ngx_http_upload_store_cleanup_t  *clean;
 
     c = ev->data;
-    cl = c->data;
-    store = cl->store;
+    clean = c->data;
+    store = clean->store;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
-        ngx_http_upload_store_cleanup_close(cl);
+        ngx_http_upload_store_cleanup_close(clean);
         return;
     }
 
-    if (!cl->running) {
-        if (ngx_http_upload_store_cleanup_start(cl) != NGX_OK) {
-            ngx_http_upload_store_cleanup_arm(cl,
+    if (!clean->running) {
+        if (ngx_http_upload_store_cleanup_start(clean) != NGX_OK) {
+            ngx_http_upload_store_cleanup_arm(clean,
                                               NGX_HTTP_UPLOAD_STORE_IDLE);
             return;
         }
@@ -220,13 +220,13 @@ ngx_http_upload_store_cleanup_handler(ngx_event_t *ev)
 
         /* this worker was thought dead and its run was taken over */
 
-        ngx_log_error(NGX_LOG_WARN, cl->log, 0,
+        ngx_log_error(NGX_LOG_WARN, clean->log, 0,
                       "upload store \"%V\": cleanup run %uA given up, "
                       "taken over by worker %uA", &store->name,
-                      cl->walk.run.seq, store->sh->owner);
+                      clean->walk.run.seq, store->sh->owner);
 
-        ngx_http_upload_store_cleanup_close(cl);
-        ngx_http_upload_store_cleanup_arm(cl, 1000);
+        ngx_http_upload_store_cleanup_close(clean);
+        ngx_http_upload_store_cleanup_arm(clean, 1000);
         return;
     }
 
@@ -237,7 +237,7 @@ ngx_http_upload_store_cleanup_handler(ngx_event_t *ev)
     /* the slice in a thread: the event loop never waits for an unlink() */
 
     if (store->thread_pool) {
-        if (ngx_thread_task_post(store->thread_pool, cl->task) == NGX_OK) {
+        if (ngx_thread_task_post(store->thread_pool, clean->task) == NGX_OK) {
             return;
         }
 
@@ -248,44 +248,44 @@ ngx_http_upload_store_cleanup_handler(ngx_event_t *ev)
 
     start = ngx_http_upload_store_msec();
 
-    rc = store->backend->walk(&cl->walk, NGX_HTTP_UPLOAD_STORE_SLICE_FILES,
+    rc = store->backend->walk(&clean->walk, NGX_HTTP_UPLOAD_STORE_SLICE_FILES,
                               NGX_HTTP_UPLOAD_STORE_SLICE_MSEC);
 
     elapsed = ngx_http_upload_store_msec() - start;
 
-    if (elapsed > cl->walk.run.slice) {
-        cl->walk.run.slice = elapsed;
+    if (elapsed > clean->walk.run.slice) {
+        clean->walk.run.slice = elapsed;
     }
 
-    ngx_http_upload_store_cleanup_next(cl, rc);
+    ngx_http_upload_store_cleanup_next(clean, rc);
 }
 
 
 /* after a slice: the next one, or the end of the run */
 
 static void
-ngx_http_upload_store_cleanup_next(ngx_http_upload_store_cleanup_t *cl,
+ngx_http_upload_store_cleanup_next(ngx_http_upload_store_cleanup_t *clean,
     ngx_int_t rc)
 {
     ngx_time_update();
 
     if (rc == NGX_AGAIN) {
         /* the events that came meanwhile go first */
-        ngx_http_upload_store_cleanup_arm(cl, 1);
+        ngx_http_upload_store_cleanup_arm(clean, 1);
         return;
     }
 
-    if (cl->store->sh->owner != (ngx_atomic_uint_t) ngx_pid) {
+    if (clean->store->sh->owner != (ngx_atomic_uint_t) ngx_pid) {
 
         /* a slice so slow that another worker took over meanwhile */
 
-        ngx_http_upload_store_cleanup_close(cl);
-        ngx_http_upload_store_cleanup_arm(cl, NGX_HTTP_UPLOAD_STORE_IDLE);
+        ngx_http_upload_store_cleanup_close(clean);
+        ngx_http_upload_store_cleanup_arm(clean, NGX_HTTP_UPLOAD_STORE_IDLE);
         return;
     }
 
-    ngx_http_upload_store_cleanup_finish(cl);
-    ngx_http_upload_store_cleanup_arm(cl, NGX_HTTP_UPLOAD_STORE_IDLE);
+    ngx_http_upload_store_cleanup_finish(clean);
+    ngx_http_upload_store_cleanup_arm(clean, NGX_HTTP_UPLOAD_STORE_IDLE);
 }
 
 
@@ -296,9 +296,9 @@ ngx_http_upload_store_cleanup_next(ngx_http_upload_store_cleanup_t *cl,
 static void
 ngx_http_upload_store_cleanup_thread(void *data, ngx_log_t *log)
 {
-    ngx_http_upload_store_cleanup_t  *cl = data;
+    ngx_http_upload_store_cleanup_t  *clean = data;
 
-    cl->rc = cl->store->backend->walk(&cl->walk,
+    clean->rc = clean->store->backend->walk(&clean->walk,
                                       NGX_HTTP_UPLOAD_STORE_THREAD_FILES,
                                       NGX_HTTP_UPLOAD_STORE_THREAD_MSEC);
 }
@@ -310,19 +310,19 @@ static void
 ngx_http_upload_store_cleanup_thread_done(ngx_event_t *ev)
 {
     ngx_connection_t                 *c;
-    ngx_http_upload_store_cleanup_t  *cl;
+    ngx_http_upload_store_cleanup_t  *clean;
 
     c = ev->data;
-    cl = c->data;
+    clean = c->data;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
-        ngx_http_upload_store_cleanup_close(cl);
+        ngx_http_upload_store_cleanup_close(clean);
         return;
     }
 
-    cl->store->sh->heartbeat = ngx_time();
+    clean->store->sh->heartbeat = ngx_time();
 
-    ngx_http_upload_store_cleanup_next(cl, cl->rc);
+    ngx_http_upload_store_cleanup_next(clean, clean->rc);
 }
 
 #endif
@@ -331,7 +331,7 @@ ngx_http_upload_store_cleanup_thread_done(ngx_event_t *ev)
 /* NGX_OK: this worker owns the store and starts a run */
 
 static ngx_int_t
-ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *cl)
+ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *clean)
 {
     time_t                       now;
     ngx_time_t                  *tp;
@@ -339,7 +339,7 @@ ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *cl)
     ngx_http_upload_store_t     *store;
     ngx_http_upload_store_sh_t  *sh;
 
-    store = cl->store;
+    store = clean->store;
     sh = store->sh;
     now = ngx_time();
 
@@ -361,7 +361,7 @@ ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *cl)
             || (kill((ngx_pid_t) owner, 0) == -1 && ngx_errno == ESRCH))
         && ngx_atomic_cmp_set(&sh->owner, owner, 0))
     {
-        ngx_log_error(NGX_LOG_WARN, cl->log, 0,
+        ngx_log_error(NGX_LOG_WARN, clean->log, 0,
                       "upload store \"%V\": cleanup owner, worker %uA, "
                       "is gone; its run is made again", &store->name, owner);
 
@@ -387,28 +387,28 @@ ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *cl)
     sh->next_run = now + store->interval;
     sh->heartbeat = now;
 
-    ngx_memzero(&cl->walk.run, sizeof(ngx_http_upload_store_run_t));
+    ngx_memzero(&clean->walk.run, sizeof(ngx_http_upload_store_run_t));
 
-    cl->walk.run.seq = ngx_atomic_fetch_add(&sh->seq, 1) + 1;
-    cl->walk.run.pid = ngx_pid;
+    clean->walk.run.seq = ngx_atomic_fetch_add(&sh->seq, 1) + 1;
+    clean->walk.run.pid = ngx_pid;
     tp = ngx_timeofday();
-    cl->walk.run.start = (ngx_atomic_uint_t) tp->sec * 1000 + tp->msec;
-    cl->started = ngx_current_msec;
+    clean->walk.run.start = (ngx_atomic_uint_t) tp->sec * 1000 + tp->msec;
+    clean->started = ngx_current_msec;
 
-    cl->walk.store = store;
-    cl->walk.log = cl->log;
-    cl->walk.expired = ngx_http_upload_store_expired;
-    cl->walk.data = cl;
+    clean->walk.store = store;
+    clean->walk.log = clean->log;
+    clean->walk.expired = ngx_http_upload_store_expired;
+    clean->walk.data = clean;
 
     /* a root that cannot be opened is the run's failure, and its end */
 
-    (void) store->backend->walk_open(&cl->walk);
+    (void) store->backend->walk_open(&clean->walk);
 
-    cl->running = 1;
+    clean->running = 1;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cl->log, 0,
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, clean->log, 0,
                    "upload store \"%V\": cleanup run %uA", &store->name,
-                   cl->walk.run.seq);
+                   clean->walk.run.seq);
 
     return NGX_OK;
 }
@@ -435,28 +435,28 @@ ngx_http_upload_store_expired(ngx_http_upload_store_walk_t *walk,
 
 
 static void
-ngx_http_upload_store_cleanup_finish(ngx_http_upload_store_cleanup_t *cl)
+ngx_http_upload_store_cleanup_finish(ngx_http_upload_store_cleanup_t *clean)
 {
     ngx_http_upload_store_t      *store;
     ngx_http_upload_store_run_t  *run;
 
-    store = cl->store;
-    run = &cl->walk.run;
+    store = clean->store;
+    run = &clean->walk.run;
 
-    store->backend->walk_close(&cl->walk);
-    cl->running = 0;
+    store->backend->walk_close(&clean->walk);
+    clean->running = 0;
 
     ngx_time_update();
-    run->duration = ngx_current_msec - cl->started;
+    run->duration = ngx_current_msec - clean->started;
 
     if (run->failed) {
-        ngx_log_error(NGX_LOG_CRIT, cl->log, 0,
+        ngx_log_error(NGX_LOG_CRIT, clean->log, 0,
                       "upload store \"%V\": cleanup could not remove "
                       "%uA entries, the first: %s", &store->name,
                       run->failed, run->errors[0]);
     }
 
-    ngx_log_error(NGX_LOG_INFO, cl->log, 0,
+    ngx_log_error(NGX_LOG_INFO, clean->log, 0,
                   "upload store \"%V\": cleanup run %uA: %uA scanned, "
                   "%uA deleted, %uA temp files, %uA bytes freed, "
                   "%uA dirs removed, %uA failed, %uA skipped in %uA ms, "
@@ -474,22 +474,22 @@ ngx_http_upload_store_cleanup_finish(ngx_http_upload_store_cleanup_t *cl)
 /* stops a run: the walk closed, the owner record given back */
 
 static void
-ngx_http_upload_store_cleanup_close(ngx_http_upload_store_cleanup_t *cl)
+ngx_http_upload_store_cleanup_close(ngx_http_upload_store_cleanup_t *clean)
 {
     ngx_http_upload_store_t  *store;
 
-    if (!cl->running) {
+    if (!clean->running) {
         return;
     }
 
-    store = cl->store;
+    store = clean->store;
 
-    store->backend->walk_close(&cl->walk);
-    cl->running = 0;
+    store->backend->walk_close(&clean->walk);
+    clean->running = 0;
 
     /* what was deleted is deleted: the totals say so */
 
-    ngx_http_upload_store_stats_cleanup(store, &cl->walk.run, 0);
+    ngx_http_upload_store_stats_cleanup(store, &clean->walk.run, 0);
 
     if (ngx_atomic_cmp_set(&store->sh->owner, ngx_pid, 0)) {
 
@@ -497,21 +497,22 @@ ngx_http_upload_store_cleanup_close(ngx_http_upload_store_cleanup_t *cl)
 
         store->sh->next_run = 0;
 
-        ngx_log_error(NGX_LOG_NOTICE, cl->log, 0,
+        ngx_log_error(NGX_LOG_NOTICE, clean->log, 0,
                       "upload store \"%V\": cleanup run %uA given up after "
                       "%uA entries, the worker is exiting",
-                      &store->name, cl->walk.run.seq, cl->walk.run.scanned);
+                      &store->name, clean->walk.run.seq,
+                      clean->walk.run.scanned);
     }
 }
 
 
 static void
-ngx_http_upload_store_cleanup_arm(ngx_http_upload_store_cleanup_t *cl,
+ngx_http_upload_store_cleanup_arm(ngx_http_upload_store_cleanup_t *clean,
     ngx_msec_t delay)
 {
-    if (cl->event.timer_set) {
-        ngx_del_timer(&cl->event);
+    if (clean->event.timer_set) {
+        ngx_del_timer(&clean->event);
     }
 
-    ngx_add_timer(&cl->event, delay);
+    ngx_add_timer(&clean->event, delay);
 }

@@ -405,7 +405,6 @@ ngx_int_t ngx_http_upload_store_size_check(ngx_http_upload_store_t *store,
 off_t ngx_http_upload_store_available(ngx_http_upload_store_t *store);
 ngx_int_t ngx_http_upload_store_each(ngx_cycle_t *cycle,
     ngx_int_t (*handler)(ngx_cycle_t *cycle, ngx_http_upload_store_t *store));
-ngx_msec_t ngx_http_upload_store_msec(void);
 
 /* the filesystem backend's walk */
 
@@ -429,6 +428,19 @@ ngx_http_upload_store_gauge(ngx_atomic_t *counter)
     v = (ngx_atomic_int_t) *counter;
 
     return v < 0 ? 0 : v;
+}
+
+
+/* a monotonic clock, cheap enough to read for every entry (vDSO) */
+
+static ngx_inline ngx_msec_t
+ngx_http_upload_store_msec(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 

@@ -43,7 +43,7 @@ static ngx_int_t ngx_http_upload_store_fs_push(
     ngx_http_upload_store_walk_t *walk, ngx_http_upload_store_fs_dir_t *d,
     u_char *name, size_t len, ngx_uint_t level);
 static void ngx_http_upload_store_fs_pop(ngx_http_upload_store_walk_t *walk);
-static void ngx_http_upload_store_fs_failed(
+static void ngx_http_upload_store_fs_keep_error(
     ngx_http_upload_store_walk_t *walk, ngx_err_t err, char *op,
     u_char *name, size_t len);
 
@@ -84,8 +84,8 @@ ngx_http_upload_store_fs_walk_open(ngx_http_upload_store_walk_t *walk)
 
     if (dir == NULL) {
         if (!walk->sizing) {
-            ngx_http_upload_store_fs_failed(walk, ngx_errno, "opendir()",
-                                            NULL, 0);
+            ngx_http_upload_store_fs_keep_error(walk, ngx_errno, "opendir()",
+                                                NULL, 0);
         }
 
         return NGX_ERROR;
@@ -138,8 +138,8 @@ ngx_http_upload_store_fs_walk(ngx_http_upload_store_walk_t *walk,
             err = ngx_errno;
 
             if (err != 0) {
-                ngx_http_upload_store_fs_failed(walk, err, "readdir()",
-                                                NULL, 0);
+                ngx_http_upload_store_fs_keep_error(walk, err, "readdir()",
+                                                    NULL, 0);
             }
 
             ngx_http_upload_store_fs_pop(walk);
@@ -201,8 +201,8 @@ ngx_http_upload_store_fs_entry(ngx_http_upload_store_walk_t *walk,
         err = ngx_errno;
 
         if (err != NGX_ENOENT) {
-            ngx_http_upload_store_fs_failed(walk, err, "fstatat()",
-                                            name, len);
+            ngx_http_upload_store_fs_keep_error(walk, err, "fstatat()",
+                                                name, len);
         }
 
         return;
@@ -270,8 +270,8 @@ ngx_http_upload_store_fs_expire(ngx_http_upload_store_walk_t *walk, int fd,
         err = ngx_errno;
 
         if (err != NGX_ENOENT) {
-            ngx_http_upload_store_fs_failed(walk, err, "unlinkat()",
-                                            e->name, e->len);
+            ngx_http_upload_store_fs_keep_error(walk, err, "unlinkat()",
+                                                e->name, e->len);
         }
 
         return;
@@ -322,8 +322,8 @@ ngx_http_upload_store_fs_push(ngx_http_upload_store_walk_t *walk,
         err = ngx_errno;
 
         if (err != NGX_ENOENT) {
-            ngx_http_upload_store_fs_failed(walk, err, "openat()",
-                                            name, len);
+            ngx_http_upload_store_fs_keep_error(walk, err, "openat()",
+                                                name, len);
         }
 
         return NGX_ERROR;
@@ -334,8 +334,8 @@ ngx_http_upload_store_fs_push(ngx_http_upload_store_walk_t *walk,
     if (dir == NULL) {
         err = ngx_errno;
         (void) close(fd);
-        ngx_http_upload_store_fs_failed(walk, err, "fdopendir()",
-                                        name, len);
+        ngx_http_upload_store_fs_keep_error(walk, err, "fdopendir()",
+                                            name, len);
         return NGX_ERROR;
     }
 
@@ -381,7 +381,7 @@ ngx_http_upload_store_fs_pop(ngx_http_upload_store_walk_t *walk)
             && err != NGX_EBUSY)
         {
             w->depth++;
-            ngx_http_upload_store_fs_failed(walk, err, "rmdir()", NULL, 0);
+            ngx_http_upload_store_fs_keep_error(walk, err, "rmdir()", NULL, 0);
             w->depth--;
         }
 
@@ -402,7 +402,7 @@ ngx_http_upload_store_fs_pop(ngx_http_upload_store_walk_t *walk)
  */
 
 static void
-ngx_http_upload_store_fs_failed(ngx_http_upload_store_walk_t *walk,
+ngx_http_upload_store_fs_keep_error(ngx_http_upload_store_walk_t *walk,
     ngx_err_t err, char *op, u_char *name, size_t len)
 {
     u_char                           *p, *last;

@@ -65,8 +65,8 @@ static int ngx_http_upload_store_multipart_data(void *data,
 static int ngx_http_upload_store_multipart_end(void *data);
 static ngx_chain_t *ngx_http_upload_store_multipart_buf(
     ngx_http_upload_store_multipart_t *m, ngx_chain_t **free);
-static ngx_int_t ngx_http_upload_store_multipart_error(ngx_http_request_t *r,
-    ngx_http_upload_store_multipart_t *m, int rc);
+static ngx_int_t ngx_http_upload_store_multipart_set_error(
+    ngx_http_request_t *r, ngx_http_upload_store_multipart_t *m, int rc);
 
 
 static ngx_str_t  ngx_http_upload_store_multipart_type =
@@ -190,7 +190,7 @@ ngx_http_upload_store_multipart_filter(ngx_http_request_t *r,
         cl->buf->pos = cl->buf->last;
 
         if (rc != NGX_HTTP_UPLOAD_STORE_MP_OK) {
-            return ngx_http_upload_store_multipart_error(r, m, rc);
+            return ngx_http_upload_store_multipart_set_error(r, m, rc);
         }
 
         if (cl->buf->last_buf) {
@@ -202,7 +202,7 @@ ngx_http_upload_store_multipart_filter(ngx_http_request_t *r,
         rc = ngx_http_upload_store_mp_finish(&m->mp);
 
         if (rc != NGX_HTTP_UPLOAD_STORE_MP_OK) {
-            return ngx_http_upload_store_multipart_error(r, m, rc);
+            return ngx_http_upload_store_multipart_set_error(r, m, rc);
         }
 
         if (!m->file_seen) {
@@ -533,7 +533,7 @@ ngx_http_upload_store_multipart_buf(ngx_http_upload_store_multipart_t *m,
 
 
 static ngx_int_t
-ngx_http_upload_store_multipart_error(ngx_http_request_t *r,
+ngx_http_upload_store_multipart_set_error(ngx_http_request_t *r,
     ngx_http_upload_store_multipart_t *m, int rc)
 {
     ngx_http_upload_store_ctx_t       *ctx;

@@ -614,17 +614,3 @@ ngx_http_upload_store_each(ngx_cycle_t *cycle,
 
     return NGX_OK;
 }
-
-
-/* a monotonic clock, cheap enough to read for every entry (vDSO) */
-
-ngx_msec_t
-ngx_http_upload_store_msec(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
