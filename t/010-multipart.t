@@ -49,7 +49,7 @@ sub raw_post {
 }
 
 UploadStore::preamble(
-    checks   => [qw(http2 files)],
+    checks   => [qw(http2 files json)],
     defaults => {
         http_config  => "upload_store_path html/store zone=audio:1m;",
         store_files  => "",
@@ -588,3 +588,20 @@ Content-Type: multipart/form-data; boundary=XYZ
 --- error_code: 415
 --- response_body
 {"error":{"status":415,"code":"type_not_allowed","message":"content type \"application/octet-stream\" is not allowed"}}
+
+
+
+=== TEST 33: an empty field (curl -F model=, a browser's empty input) is an empty string
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+"POST /upload\n" . ::form('XYZ', "\r\n", ::field('model', ''),
+                          ::field('prompt', ''), ::field('language', 'en'),
+                          ::file_part('file', 'x.wav', 'audio/wav') => $::Audio)
+--- error_code: 201
+--- response_json eval
+{ "/fields/model" => "", "/fields/prompt" => "", "/fields/language" => "en",
+  "/status" => "stored" }
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:$::Sum
+acme/audio/DAY/ID.json = body"
