@@ -177,7 +177,7 @@ typedef struct {
     ngx_str_t                       suffix;
     ngx_str_t                       file;        /* the audio's name */
     off_t                           bytes;
-    ngx_msec_t                      created;     /* ms since the epoch */
+    uint64_t                        created;     /* ms since the epoch */
     ngx_uint_t                      state;       /* ..._state_e */
 
     u_char                          sha256[64];
@@ -259,7 +259,11 @@ typedef struct {
                                       ngx_http_upload_store_record_t *rec,
                                       ngx_file_t *file, ngx_log_t *log);
 
-    /* by customer, category and id; raw: its JSON as stored */
+    /*
+     * by customer, category and id; raw: its JSON as stored; NGX_DECLINED:
+     * none, NGX_ERROR: it cannot be opened, NGX_ABORT: it cannot be read
+     * (errno set) or is invalid (errno 0)
+     */
     ngx_int_t                     (*load)(ngx_http_upload_store_t *store,
                                       ngx_http_upload_store_record_t *rec,
                                       ngx_str_t *raw, ngx_pool_t *pool,
@@ -320,10 +324,10 @@ struct ngx_http_upload_store_s {
 /* layout */
 
 ngx_int_t ngx_http_upload_store_valid_name(ngx_str_t *name);
-ngx_int_t ngx_http_upload_store_make_id(u_char *id, ngx_msec_t ms,
+ngx_int_t ngx_http_upload_store_make_id(u_char *id, uint64_t ms,
     ngx_log_t *log);
 ngx_int_t ngx_http_upload_store_parse_id(u_char *id, size_t len,
-    ngx_msec_t *ms);
+    uint64_t *ms);
 ngx_int_t ngx_http_upload_store_suffix(ngx_pool_t *pool,
     ngx_str_t *filename, ngx_str_t *content_type, ngx_str_t *suffix);
 void ngx_http_upload_store_type_of(ngx_str_t *filename, ngx_str_t *type);

@@ -95,6 +95,10 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
         return ngx_http_upload_store_files_not_found(r, ctx, "no metadata");
     }
 
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (rc != NGX_OK) {
         return ngx_http_upload_store_set_error(r,
                                                NGX_HTTP_INTERNAL_SERVER_ERROR,

@@ -26,8 +26,9 @@ static ngx_int_t ngx_http_upload_store_fs_open(
 static ngx_int_t ngx_http_upload_store_fs_load(
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
     ngx_str_t *raw, ngx_pool_t *pool, ngx_log_t *log);
-static ngx_int_t ngx_http_upload_store_fs_read(ngx_str_t *path,
-    ngx_str_t *raw, ngx_pool_t *pool, ngx_log_t *log);
+static ngx_int_t ngx_http_upload_store_fs_read(
+    ngx_http_upload_store_record_t *rec, ngx_str_t *raw, ngx_pool_t *pool,
+    ngx_log_t *log);
 static ngx_int_t ngx_http_upload_store_fs_save(
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
     ngx_pool_t *pool, ngx_log_t *log);
@@ -166,8 +167,8 @@ ngx_http_upload_store_fs_open(ngx_http_upload_store_t *store,
 
 /*
  * the record of rec's customer, category and id, read and checked;
- * NGX_DECLINED: there is none; NGX_ERROR: it cannot be read (errno set)
- * or is invalid (errno 0)
+ * NGX_DECLINED: there is none; NGX_ERROR: it cannot be opened (errno
+ * set); NGX_ABORT: it cannot be read (errno set) or is invalid (errno 0)
  */
 
 static ngx_int_t
@@ -182,14 +183,14 @@ ngx_http_upload_store_fs_load(ngx_http_upload_store_t *store,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_upload_store_fs_read(&rec->record_path, raw, pool, log);
+    rc = ngx_http_upload_store_fs_read(rec, raw, pool, log);
     if (rc != NGX_OK) {
         return rc;
     }
 
     if (ngx_http_upload_store_record_parse(pool, raw, rec, log) != NGX_OK) {
         ngx_set_errno(0);
-        return NGX_ERROR;
+        return NGX_ABORT;
     }
 
     if (ngx_http_upload_store_audio_path(pool, rec) != NGX_OK) {
@@ -201,16 +202,19 @@ ngx_http_upload_store_fs_load(ngx_http_upload_store_t *store,
 }
 
 
-/* a record file, whole, of a sane size */
+/* a record file, whole, of a sane size; codes as fs_load()'s */
 
 static ngx_int_t
-ngx_http_upload_store_fs_read(ngx_str_t *path, ngx_str_t *raw,
-    ngx_pool_t *pool, ngx_log_t *log)
+ngx_http_upload_store_fs_read(ngx_http_upload_store_record_t *rec,
+    ngx_str_t *raw, ngx_pool_t *pool, ngx_log_t *log)
 {
-    ssize_t          n;
-    ngx_fd_t         fd;
-    ngx_err_t        err;
-    ngx_file_info_t  fi;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_err_t         err;
+    ngx_str_t        *path;
+    ngx_file_info_t   fi;
+
+    path = &rec->record_path;
 
     fd = ngx_open_file(path->data,
                        NGX_FILE_RDONLY|NGX_FILE_NONBLOCK|O_NOFOLLOW,
@@ -224,7 +228,8 @@ ngx_http_upload_store_fs_read(ngx_str_t *path, ngx_str_t *raw,
         }
 
         ngx_log_error(NGX_LOG_CRIT, log, err,
-                      ngx_open_file_n " \"%V\" failed", path);
+                      ngx_open_file_n " \"%V\" failed (customer \"%V\")",
+                      path, &rec->customer);
         ngx_set_errno(err);
         return NGX_ERROR;
     }
@@ -243,8 +248,8 @@ ngx_http_upload_store_fs_read(ngx_str_t *path, ngx_str_t *raw,
         || ngx_file_size(&fi) > 64 * 1024 * 1024)
     {
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "upload store: metadata \"%V\" is not a file of a "
-                      "sane size", path);
+                      "upload store: metadata \"%V\" of customer \"%V\" "
+                      "is not a file of a sane size", path, &rec->customer);
         err = NGX_EINVAL;
         goto close;
     }
@@ -281,7 +286,7 @@ close:
 
     if (n == NGX_ERROR) {
         ngx_set_errno(err);
-        return NGX_ERROR;
+        return NGX_ABORT;
     }
 
     return NGX_OK;

@@ -111,7 +111,7 @@ ngx_http_upload_store_valid_name(ngx_str_t *name)
  */
 
 ngx_int_t
-ngx_http_upload_store_make_id(u_char *id, ngx_msec_t ms, ngx_log_t *log)
+ngx_http_upload_store_make_id(u_char *id, uint64_t ms, ngx_log_t *log)
 {
     u_char      rnd[10];
     uint64_t    hi, lo, x;
@@ -121,7 +121,7 @@ ngx_http_upload_store_make_id(u_char *id, ngx_msec_t ms, ngx_log_t *log)
         return NGX_ERROR;
     }
 
-    hi = ((uint64_t) ms & 0xffffffffffffULL) << 16
+    hi = (ms & 0xffffffffffffULL) << 16
          | (uint64_t) rnd[0] << 8 | rnd[1];
 
     lo = 0;
@@ -155,7 +155,7 @@ ngx_http_upload_store_make_id(u_char *id, ngx_msec_t ms, ngx_log_t *log)
  */
 
 ngx_int_t
-ngx_http_upload_store_parse_id(u_char *id, size_t len, ngx_msec_t *msec)
+ngx_http_upload_store_parse_id(u_char *id, size_t len, uint64_t *msec)
 {
     u_char      *c;
     uint64_t     ms;
@@ -179,7 +179,7 @@ ngx_http_upload_store_parse_id(u_char *id, size_t len, ngx_msec_t *msec)
         }
     }
 
-    *msec = (ngx_msec_t) ms;
+    *msec = ms;
 
     return NGX_OK;
 }

@@ -179,7 +179,7 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
     }
 
     tp = ngx_timeofday();
-    rec->created = (ngx_msec_t) tp->sec * 1000 + tp->msec;
+    rec->created = (uint64_t) tp->sec * 1000 + tp->msec;
 
     if (ngx_http_upload_store_make_id(rec->id, rec->created,
                                       r->connection->log)

@@ -115,7 +115,7 @@ ngx_http_upload_store_record_json(ngx_pool_t *pool,
     at.len = ngx_sprintf(created, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
                          tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
                          tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                         rec->created % 1000)
+                         (ngx_msec_t) (rec->created % 1000))
              - created;
 
     id.data = rec->id;

@@ -442,6 +442,13 @@ ngx_http_upload_store_answer(ngx_http_request_t *r,
     if (store->backend->save(store, rec, r->pool, r->connection->log)
         == NGX_ERROR)
     {
+        /*
+         * not transcribed until that is saved: the end of the request
+         * saves it as failed
+         */
+
+        rec->state = NGX_HTTP_UPLOAD_STORE_TRANSCRIBING;
+
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -527,7 +534,9 @@ ngx_http_upload_store_record_result(ngx_http_upload_store_ctx_t *ctx,
 
     rec = &ctx->record;
 
-    (void) ngx_http_upload_store_record_set_state(rec, state);
+    if (ngx_http_upload_store_record_set_state(rec, state) != NGX_OK) {
+        return;
+    }
 
     rec->outcome = outcome;
     rec->provider_status = ngx_http_upload_store_transcription_status(ctx);
