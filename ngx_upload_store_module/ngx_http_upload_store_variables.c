@@ -7,7 +7,11 @@
 #include "ngx_http_upload_store_module.h"
 
 
-/* $upload_store_*: the upload of the request, once it is stored */
+/*
+ * $upload_store_*: the upload of the request, once it is stored; in a
+ * subrequest (the provider's location) too: the main request's, never the
+ * subrequest's own context, which is not an upload's
+ */
 
 
 static ngx_int_t ngx_http_upload_store_str_variable(ngx_http_request_t *r,
@@ -80,7 +84,7 @@ ngx_http_upload_store_str_variable(ngx_http_request_t *r,
     ngx_str_t                    *s;
     ngx_http_upload_store_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_upload_store_module);
 
     if (ctx == NULL || !ctx->stored) {
         v->not_found = 1;
@@ -104,8 +108,6 @@ ngx_http_upload_store_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_http_upload_store_ctx_t  *ctx;
-
-    /* the upload's, in the provider's location (a subrequest) too */
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_upload_store_module);
 
@@ -131,7 +133,7 @@ ngx_http_upload_store_bytes_variable(ngx_http_request_t *r,
     u_char                       *p;
     ngx_http_upload_store_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_upload_store_module);
 
     if (ctx == NULL || !ctx->stored) {
         v->not_found = 1;
@@ -159,7 +161,7 @@ ngx_http_upload_store_sha256_variable(ngx_http_request_t *r,
 {
     ngx_http_upload_store_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_upload_store_module);
 
     if (ctx == NULL || !ctx->stored || !ctx->record.hashed) {
         v->not_found = 1;
@@ -185,7 +187,7 @@ ngx_http_upload_store_transcription_variable(ngx_http_request_t *r,
     u_char                       *p;
     ngx_http_upload_store_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_upload_store_module);
 
     if (ctx == NULL || ctx->transcription == NULL
         || (data == 0 && ngx_http_upload_store_transcription_status(ctx) == 0))

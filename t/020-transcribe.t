@@ -732,3 +732,35 @@ invalid lexicon
 --- must_die
 --- error_log
 "open ai" must be one word mapped to a string
+
+
+
+=== TEST 30: the upload's variables in the provider's location are the upload's
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_category calls;
+        upload_store_checksum sha256;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_set_header X-Client "$upload_store_customer $upload_store_category $upload_store_bytes $upload_store_filename $upload_store_content_type $upload_store_sha256 $upload_store_id";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/headers;
+    }
+--- more_headers
+Content-Type: audio/wav
+Content-Disposition: attachment; filename="call.wav"
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- response_body_like eval
+qr/"text":"auth=\[\] cookie=\[\] ct=\[[^\]]+\] len=\[\d+\] x=\[acme calls 50004 call\.wav audio\/wav $::Sum [0-9A-Z]{26}\]"/
+--- store_files eval
+"acme/calls/DAY/upload_ID.wav sha256:$::Sum
+acme/calls/DAY/ID.json"
+--- no_error_log
+[error]
+[crit]
+[alert]
