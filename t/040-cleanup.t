@@ -23,6 +23,27 @@ _EOC_
     },
 );
 
+# old and new uploads, an orphan body and one in flight, the operator's
+# own files: what TEST 2 and TEST 3 clean up
+
+sub plant_mixed {
+    my $r = Test::Nginx::Util::html_dir() . "/store";
+    my $day = 86400;
+    my %wav = (suffix => "wav");
+    my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A", %wav);
+    my $B = UploadStore::layout("acme", "calls", "2020-01-02", id => "B", %wav);
+    my $C = UploadStore::layout("beta", "audio", "2020-01-01", id => "C", %wav);
+    my $tmp = UploadStore::layout()->{tmp};
+    UploadStore::plant($r, $A->{audio}, 3 * $day, "old audio");
+    UploadStore::plant($r, $A->{record}, 3 * $day, "{}");
+    UploadStore::plant($r, $B->{audio}, 2 * $day, "old");
+    UploadStore::plant($r, $C->{audio}, 60, "new audio");
+    UploadStore::plant($r, "$tmp/0000000001", 7200, "orphan");
+    UploadStore::plant($r, "$tmp/0000000002", 60, "in flight");
+    UploadStore::plant($r, "README", 3 * $day, "the operator's");
+    UploadStore::plant($r, "gamma/notes.txt", 3 * $day, "the operator's");
+}
+
 run_tests();
 
 __DATA__
@@ -70,21 +91,7 @@ Content-Type: audio/wav
     upload_store_path html/store zone=audio:1m retention=1d interval=1h
                       min_free=0;
 --- post_setup_server_root
-my $r = Test::Nginx::Util::html_dir() . "/store";
-my $day = 86400;
-my %wav = (suffix => "wav");
-my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A", %wav);
-my $B = UploadStore::layout("acme", "calls", "2020-01-02", id => "B", %wav);
-my $C = UploadStore::layout("beta", "audio", "2020-01-01", id => "C", %wav);
-my $tmp = UploadStore::layout()->{tmp};
-UploadStore::plant($r, $A->{audio}, 3 * $day, "old audio");
-UploadStore::plant($r, $A->{record}, 3 * $day, "{}");
-UploadStore::plant($r, $B->{audio}, 2 * $day, "old");
-UploadStore::plant($r, $C->{audio}, 60, "new audio");
-UploadStore::plant($r, "$tmp/0000000001", 7200, "orphan");
-UploadStore::plant($r, "$tmp/0000000002", 60, "in flight");
-UploadStore::plant($r, "README", 3 * $day, "the operator's");
-UploadStore::plant($r, "gamma/notes.txt", 3 * $day, "the operator's");
+::plant_mixed();
 --- request eval
 ["POST /admin", "GET /admin"]
 --- response_json eval
@@ -112,21 +119,7 @@ gamma
     upload_store_path html/store zone=audio:1m retention=1d interval=1h
                       min_free=0;
 --- post_setup_server_root
-my $r = Test::Nginx::Util::html_dir() . "/store";
-my $day = 86400;
-my %wav = (suffix => "wav");
-my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A", %wav);
-my $B = UploadStore::layout("acme", "calls", "2020-01-02", id => "B", %wav);
-my $C = UploadStore::layout("beta", "audio", "2020-01-01", id => "C", %wav);
-my $tmp = UploadStore::layout()->{tmp};
-UploadStore::plant($r, $A->{audio}, 3 * $day, "old audio");
-UploadStore::plant($r, $A->{record}, 3 * $day, "{}");
-UploadStore::plant($r, $B->{audio}, 2 * $day, "old");
-UploadStore::plant($r, $C->{audio}, 60, "new audio");
-UploadStore::plant($r, "$tmp/0000000001", 7200, "orphan");
-UploadStore::plant($r, "$tmp/0000000002", 60, "in flight");
-UploadStore::plant($r, "README", 3 * $day, "the operator's");
-UploadStore::plant($r, "gamma/notes.txt", 3 * $day, "the operator's");
+::plant_mixed();
 --- request
 POST /admin
 --- response_json eval
