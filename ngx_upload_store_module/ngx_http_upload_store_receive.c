@@ -101,6 +101,23 @@ ngx_http_upload_store_receive_handler(ngx_http_request_t *r)
                                                "the request body is empty");
     }
 
+    /* HTTP/1: with neither a length nor chunks, there is no body */
+
+    if (r->headers_in.content_length_n < 0 && !r->headers_in.chunked
+        && r->http_version < NGX_HTTP_VERSION_20)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": no Content-Length from "
+                      "customer \"%V\"", &store->name,
+                      &ctx->record.customer);
+
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_LENGTH_REQUIRED,
+                                               "length_required",
+                                               "the body needs a "
+                                               "Content-Length or chunked "
+                                               "transfer encoding");
+    }
+
     rc = ngx_http_upload_store_space(store, r->headers_in.content_length_n,
                                      r->connection->log);
     if (rc != NGX_OK) {
@@ -143,15 +160,13 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
     rec = &ctx->record;
     ctx->reading = 0;
 
-    if (r->request_body == NULL || r->request_body->temp_file == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "upload store \"%V\": request body is not in a file",
-                      &store->name);
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
+    /* no body at all (HTTP/2 and 3: no DATA) has no temp file */
 
-    rec->bytes = r->request_body->temp_file->file.offset;
+    rec->bytes = 0;
+
+    if (r->request_body != NULL && r->request_body->temp_file != NULL) {
+        rec->bytes = r->request_body->temp_file->file.offset;
+    }
 
     ngx_http_upload_store_stats_received(store, rec->bytes);
 

@@ -503,3 +503,40 @@ abc
 --- store_files
 acme/audio/DAY/upload_ID.mp3 3
 acme/audio/DAY/ID.json = body
+
+
+
+=== TEST 33: HTTP/1.0 POST with neither Content-Length nor chunks: 411, JSON
+--- raw_request eval
+"POST /upload HTTP/1.0\r
+Host: localhost\r
+X-Customer: acme\r
+Content-Type: audio/wav\r
+\r
+"
+--- error_code: 411
+--- response_body
+{"error":{"status":411,"code":"length_required","message":"the body needs a Content-Length or chunked transfer encoding"}}
+--- no_error_log
+[error]
+[crit]
+[alert]
+
+
+
+=== TEST 34: HTTP/1.1 PUT with neither Content-Length nor chunks: 411, JSON
+--- raw_request eval
+"PUT /upload HTTP/1.1\r
+Host: localhost\r
+X-Customer: acme\r
+Content-Type: audio/wav\r
+Connection: close\r
+\r
+"
+--- error_code: 411
+--- response_body
+{"error":{"status":411,"code":"length_required","message":"the body needs a Content-Length or chunked transfer encoding"}}
+--- no_error_log
+[error]
+[crit]
+[alert]

@@ -214,3 +214,34 @@ Connection: close\r
 --- raw_request_middle_delay: 0.2
 --- error_code: 415
 --- store_files
+
+
+
+=== TEST 10: HTTP/2, a POST with no DATA at all: 400 empty_body, in JSON
+--- http_config
+    upload_store_path html/store zone=audio:1m;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_H2_PORT http2;
+
+        location = /upload {
+            upload_store_receive audio;
+            upload_store_customer acme;
+        }
+    }
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+--- http2_upload eval
+["/upload", "audio/wav", undef,
+ qr/^\{"error":\{"status":400,"code":"empty_body","message":"the request body is empty"\}\}\n\n2 400$/s]
+--- store_files
+--- no_error_log
+[error]
+[crit]
+[alert]
