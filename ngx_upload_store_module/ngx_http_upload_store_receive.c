@@ -61,6 +61,19 @@ ngx_http_upload_store_receive_handler(ngx_http_request_t *r)
 
     ctx->store = store;
 
+    /* a part of a file, as "curl -C" resumes one: not a whole upload */
+
+    if (r->headers_in.content_range != NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "upload store \"%V\": %V with Content-Range is "
+                      "unsupported", &store->name, &r->method_name);
+
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_NOT_IMPLEMENTED,
+                                               "range_not_supported",
+                                               "a Content-Range (a part of "
+                                               "a file) cannot be stored");
+    }
+
     rc = ngx_http_upload_store_set_customer(r, ctx);
 
     if (rc == NGX_OK) {

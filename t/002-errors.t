@@ -540,3 +540,19 @@ Connection: close\r
 [error]
 [crit]
 [alert]
+
+
+
+=== TEST 35: a resumed PUT (curl -C 100000 -T): 501, nothing stored
+--- more_headers
+X-Customer: acme
+Content-Type: audio/wav
+Content-Range: bytes 100000-100004/100005
+--- request
+PUT /upload
+abcde
+--- error_code: 501
+--- response_body
+{"error":{"status":501,"code":"range_not_supported","message":"a Content-Range (a part of a file) cannot be stored"}}
+--- error_log
+PUT with Content-Range is unsupported
