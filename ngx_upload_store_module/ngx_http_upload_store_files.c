@@ -183,8 +183,11 @@ ngx_http_upload_store_files_not_found(ngx_http_request_t *r,
 {
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "upload store \"%V\": \"%V\" not found for customer "
-                  "\"%V\": %s", &ctx->store->name, &r->uri,
-                  &ctx->record.customer, why);
+                  "\"%V\": %s", &ctx->store->name,
+                  ngx_http_upload_store_log_safe(r->pool, &r->uri),
+                  ngx_http_upload_store_log_safe(r->pool,
+                                                 &ctx->record.customer),
+                  why);
 
     return ngx_http_upload_store_set_error(r, NGX_HTTP_NOT_FOUND,
                                            "not_found", "no such upload");

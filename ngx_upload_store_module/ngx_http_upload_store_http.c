@@ -215,6 +215,54 @@ ngx_http_upload_store_add_header(ngx_http_request_t *r, char *name,
 
 
 /*
+ * a client's bytes, for the error log: what is not printable ASCII, and
+ * the quote and the backslash, as \xHH; the log never gets an escape
+ * sequence or a forged line from a client
+ */
+
+ngx_str_t *
+ngx_http_upload_store_log_safe(ngx_pool_t *pool, ngx_str_t *in)
+{
+    u_char     *p;
+    ngx_str_t  *out;
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+    static ngx_str_t  failed = ngx_string("(?)");
+
+    out = ngx_palloc(pool, sizeof(ngx_str_t));
+    if (out == NULL) {
+        return &failed;
+    }
+
+    out->data = ngx_pnalloc(pool, 4 * in->len);
+    if (out->data == NULL) {
+        return &failed;
+    }
+
+    p = out->data;
+
+    for (i = 0; i < in->len; i++) {
+        if (in->data[i] < 0x20 || in->data[i] > 0x7e
+            || in->data[i] == '"' || in->data[i] == '\\')
+        {
+            *p++ = '\\';
+            *p++ = 'x';
+            *p++ = hex[in->data[i] >> 4];
+            *p++ = hex[in->data[i] & 0xf];
+            continue;
+        }
+
+        *p++ = in->data[i];
+    }
+
+    out->len = p - out->data;
+
+    return out;
+}
+
+
+/*
  * NGX_OK when the bytes are UTF-8 with no NUL, and no control character
  * at all with "controls" set
  */

@@ -67,7 +67,9 @@ ngx_http_upload_store_check_customer(ngx_http_request_t *r,
     if (ngx_http_upload_store_valid_name(&rec->customer) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "upload store \"%V\": invalid customer \"%V\"",
-                      &store->name, &rec->customer);
+                      &store->name,
+                      ngx_http_upload_store_log_safe(r->pool,
+                                                     &rec->customer));
 
         return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
                                                "customer_invalid",
@@ -77,8 +79,10 @@ ngx_http_upload_store_check_customer(ngx_http_request_t *r,
     if (ngx_http_upload_store_valid_name(&rec->category) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "upload store \"%V\": invalid category \"%V\" "
-                      "for customer \"%V\"",
-                      &store->name, &rec->category, &rec->customer);
+                      "for customer \"%V\"", &store->name,
+                      ngx_http_upload_store_log_safe(r->pool,
+                                                     &rec->category),
+                      &rec->customer);
 
         return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
                                                "category_invalid",

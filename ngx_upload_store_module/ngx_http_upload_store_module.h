@@ -177,6 +177,7 @@ ngx_int_t ngx_http_upload_store_add_header(ngx_http_request_t *r,
     char *name, ngx_str_t *value);
 ngx_int_t ngx_http_upload_store_utf8(u_char *p, size_t len,
     ngx_uint_t controls);
+ngx_str_t *ngx_http_upload_store_log_safe(ngx_pool_t *pool, ngx_str_t *in);
 ngx_int_t ngx_http_upload_store_set_error(ngx_http_request_t *r,
     ngx_uint_t status, char *code, const char *fmt, ...);
 ngx_int_t ngx_http_upload_store_not_allowed(ngx_http_request_t *r,

@@ -556,3 +556,19 @@ abcde
 {"error":{"status":501,"code":"range_not_supported","message":"a Content-Range (a part of a file) cannot be stored"}}
 --- error_log
 PUT with Content-Range is unsupported
+
+
+
+=== TEST 36: an invalid customer is logged escaped: no terminal escape reaches the log
+--- more_headers
+Content-Type: audio/wav
+--- request
+POST /by-path/%1B[31mevil%22%0D
+abc
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+--- error_log eval
+qr/invalid customer "\\x1B\[31mevil\\x22\\x0D"/
+--- no_error_log eval
+[qr/invalid customer "[^"]*[\x1b\r]/, "[crit]", "[alert]"]
