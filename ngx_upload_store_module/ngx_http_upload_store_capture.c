@@ -14,6 +14,8 @@
  */
 
 
+static ngx_http_upload_store_transcription_t *ngx_http_upload_store_captured(
+    ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_store_transcription_length(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_store_capture_header_filter(
@@ -36,19 +38,41 @@ static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 static ngx_int_t
 ngx_http_upload_store_transcription_length(ngx_http_request_t *r)
 {
-    ngx_http_upload_store_sr_ctx_t  *sctx;
+    ngx_http_upload_store_transcription_t  *t;
 
-    if (r == r->main) {
-        return NGX_DECLINED;
-    }
+    t = ngx_http_upload_store_captured(r);
 
-    sctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
-
-    if (sctx != NULL) {
-        r->headers_in.content_length_n = sctx->transcription->length;
+    if (t != NULL) {
+        r->headers_in.content_length_n = t->length;
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * the transcription whose subrequest r is (internal redirects keep the
+ * request, not its contexts), or NULL
+ */
+
+static ngx_http_upload_store_transcription_t *
+ngx_http_upload_store_captured(ngx_http_request_t *r)
+{
+    ngx_http_upload_store_ctx_t  *ctx;
+
+    if (r == r->main) {
+        return NULL;
+    }
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_upload_store_module);
+
+    if (ctx == NULL || ctx->transcription == NULL
+        || ctx->transcription->subrequest != r)
+    {
+        return NULL;
+    }
+
+    return ctx->transcription;
 }
 
 
@@ -84,19 +108,13 @@ ngx_http_upload_store_capture_header_filter(ngx_http_request_t *r)
 {
     ngx_table_elt_t                        *h;
     ngx_http_upload_store_transcription_t  *t;
-    ngx_http_upload_store_sr_ctx_t         *sctx;
 
-    if (r == r->main) {
+    t = ngx_http_upload_store_captured(r);
+
+    if (t == NULL) {
         return ngx_http_next_header_filter(r);
     }
 
-    sctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
-
-    if (sctx == NULL) {
-        return ngx_http_next_header_filter(r);
-    }
-
-    t = sctx->transcription;
     t->status = r->headers_out.status;
 
     if (r->upstream != NULL) {
@@ -122,19 +140,12 @@ ngx_http_upload_store_capture_body_filter(ngx_http_request_t *r,
     ngx_buf_t                              *b;
     ngx_chain_t                            *cl;
     ngx_http_upload_store_transcription_t  *t;
-    ngx_http_upload_store_sr_ctx_t         *sctx;
 
-    if (r == r->main) {
+    t = ngx_http_upload_store_captured(r);
+
+    if (t == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
-
-    sctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
-
-    if (sctx == NULL) {
-        return ngx_http_next_body_filter(r, in);
-    }
-
-    t = sctx->transcription;
 
     for (cl = in; cl; cl = cl->next) {
 

@@ -575,9 +575,13 @@ ngx_http_upload_store_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_chain_t                   out, *cl;
     ngx_http_upload_store_ctx_t  *ctx;
 
+    if (r != r->main) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
 
-    if (ctx == NULL || ctx->error_body == NULL || r != r->main) {
+    if (ctx == NULL || ctx->error_body == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
 

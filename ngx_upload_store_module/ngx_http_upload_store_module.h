@@ -136,7 +136,11 @@ struct ngx_http_upload_store_ctx_s {
 };
 
 
-/* a transcription under way: its subrequest's answer, captured */
+/*
+ * a transcription under way, in the main request's context: its
+ * subrequest has no context of this module, so that no filter can take
+ * one for the other; it is known by its pointer
+ */
 
 struct ngx_http_upload_store_transcription_s {
     ngx_uint_t                      status;      /* the provider's */
@@ -147,18 +151,12 @@ struct ngx_http_upload_store_transcription_s {
     ngx_msec_t                      time;
     ngx_file_t                      file;        /* the stored audio */
     off_t                           length;      /* of the body sent */
+    ngx_http_request_t             *subrequest;  /* to the provider */
 
     unsigned                        too_big:1;
     unsigned                        done:1;
     unsigned                        finished:1;  /* record written */
 };
-
-
-/* the subrequest's context */
-
-typedef struct {
-    ngx_http_upload_store_transcription_t  *transcription;
-} ngx_http_upload_store_sr_ctx_t;
 
 
 /* HTTP helpers */

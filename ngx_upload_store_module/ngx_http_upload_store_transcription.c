@@ -53,7 +53,6 @@ ngx_http_upload_store_transcribe(ngx_http_request_t *r,
     ngx_http_upload_store_t                *store;
     ngx_http_request_body_t                *rb;
     ngx_http_post_subrequest_t             *ps;
-    ngx_http_upload_store_sr_ctx_t         *sctx;
     ngx_http_upload_store_loc_conf_t       *uslcf;
     ngx_http_upload_store_transcription_t  *t;
 
@@ -63,11 +62,9 @@ ngx_http_upload_store_transcribe(ngx_http_request_t *r,
     t = ngx_pcalloc(r->pool, sizeof(ngx_http_upload_store_transcription_t));
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
     rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
-    sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_upload_store_sr_ctx_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
 
-    if (t == NULL || ps == NULL || rb == NULL || sctx == NULL || cln == NULL)
-    {
+    if (t == NULL || ps == NULL || rb == NULL || cln == NULL) {
         return NGX_ERROR;
     }
 
@@ -124,8 +121,7 @@ ngx_http_upload_store_transcribe(ngx_http_request_t *r,
     ngx_str_set(&sr->method_name, "POST");
     sr->request_body = rb;
 
-    sctx->transcription = t;
-    ngx_http_set_ctx(sr, sctx, ngx_http_upload_store_module);
+    t->subrequest = sr;
 
     t->length = rb->rest;
 

@@ -764,3 +764,37 @@ acme/calls/DAY/ID.json"
 [error]
 [crit]
 [alert]
+
+
+
+=== TEST 31: the provider's location redirects internally (error_page): its last answer is the one captured
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_intercept_errors on;
+        error_page 500 = /_fallback;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/500;
+    }
+    location = /_fallback {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/openai;
+    }
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 200
+--- response_body_like eval
+qr/^\{"id":"[0-9A-Z]{26}",.*"status":"transcribed",.*"text":"hello world",.*"provider_status":200,.*"language":"english","duration":2.5\}$/
+--- store_files
+acme/audio/DAY/upload_ID.wav 50004
+acme/audio/DAY/ID.json
+--- no_error_log
+[error]
+[crit]
+[alert]
