@@ -28,7 +28,7 @@ DEB_BUILD  := libjansson-dev libcurl4-openssl-dev libssl-dev \
 DEB_TEST   := curl libtest-base-perl libtest-longstring-perl \
               liblist-moreutils-perl libtext-diff-perl libwww-perl \
               libhttp-message-perl liburi-perl libipc-run-perl \
-              libjson-pp-perl valgrind
+              libjson-pp-perl procps valgrind
 DEB_FUZZ   := clang libclang-rt-14-dev
 DEB_STT    := python3 sox pocketsphinx pocketsphinx-en-us \
               pocketsphinx-testdata
@@ -197,7 +197,7 @@ endif
 DURATION   ?= 60
 
 soak: build
-	@$(TOP)/util/deps python3 curl
+	@$(TOP)/util/deps python3 curl procps
 	$(TOP)/util/soak/soak $(NGINX) $(MODPATH) --duration $(DURATION)
 
 bench: bench-ingest bench-sweep bench-transcribe bench-memory
