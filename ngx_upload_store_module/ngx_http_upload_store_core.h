@@ -355,6 +355,7 @@ ngx_int_t ngx_http_upload_store_record_dump(ngx_pool_t *pool,
     ngx_http_upload_store_record_t *rec, ngx_str_t *out, ngx_log_t *log);
 ngx_int_t ngx_http_upload_store_record_parse(ngx_pool_t *pool,
     ngx_str_t *raw, ngx_http_upload_store_record_t *rec, ngx_log_t *log);
+char *ngx_http_upload_store_state_name(ngx_uint_t state);
 ngx_int_t ngx_http_upload_store_record_set_state(
     ngx_http_upload_store_record_t *rec, ngx_uint_t state);
 json_t *ngx_http_upload_store_json_str(ngx_str_t *s);

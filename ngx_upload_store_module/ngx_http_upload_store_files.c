@@ -308,7 +308,10 @@ ngx_http_upload_store_files_audio(ngx_http_request_t *r,
 }
 
 
-/* the text after the lexicon, else the provider's */
+/*
+ * the text after the lexicon, else the provider's; an upload that is not
+ * transcribed (yet, or at all) is there: 409 and why, not 404
+ */
 
 static ngx_int_t
 ngx_http_upload_store_files_transcript(ngx_http_request_t *r,
@@ -320,9 +323,26 @@ ngx_http_upload_store_files_transcript(ngx_http_request_t *r,
 
     rec = &ctx->record;
 
-    if (!rec->transcription) {
-        return ngx_http_upload_store_files_not_found(r, ctx,
-                                                     "not transcribed");
+    if (rec->state == NGX_HTTP_UPLOAD_STORE_FAILED) {
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_CONFLICT,
+                                  "transcription_failed",
+                                  "the transcription of upload %*s failed: %s",
+                                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                                  rec->id,
+                                  ngx_http_upload_store_outcome_name(
+                                                               rec->outcome));
+    }
+
+    if (rec->state != NGX_HTTP_UPLOAD_STORE_TRANSCRIBED
+        || !rec->transcription)
+    {
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_CONFLICT,
+                                  "not_transcribed",
+                                  "upload %*s is %s, not transcribed",
+                                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                                  rec->id,
+                                  ngx_http_upload_store_state_name(
+                                                               rec->state));
     }
 
     return ngx_http_upload_store_send(r, NGX_HTTP_OK, &type,

@@ -65,6 +65,15 @@ ngx_http_upload_store_outcome_name(ngx_uint_t outcome)
 }
 
 
+char *
+ngx_http_upload_store_state_name(ngx_uint_t state)
+{
+    return ngx_http_upload_store_states[state < NGX_HTTP_UPLOAD_STORE_NSTATE
+                                        ? state
+                                        : NGX_HTTP_UPLOAD_STORE_STORED];
+}
+
+
 /*
  * stored -> transcribing -> transcribed | failed; a record that is
  * transcribed or failed stays so
@@ -378,6 +387,19 @@ ngx_http_upload_store_record_parse(ngx_pool_t *pool, ngx_str_t *raw,
 
     rec->transcription = json_is_string(json_object_get(json, "text"))
                          || rec->processed.data != NULL;
+
+    rec->outcome = NGX_HTTP_UPLOAD_STORE_OUTCOME_OTHER;
+    v = json_object_get(json, "error");
+
+    for (i = 0; json_is_string(v) && i < NGX_HTTP_UPLOAD_STORE_NOUTCOME; i++)
+    {
+        if (ngx_strcmp(json_string_value(v), ngx_http_upload_store_outcomes[i])
+            == 0)
+        {
+            rec->outcome = i;
+            break;
+        }
+    }
 
     json_decref(json);
 

@@ -103,17 +103,18 @@ If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT
 
 
 
-=== TEST 5: /metadata: the metadata; /transcript: 404 until transcribed
+=== TEST 5: /metadata: the metadata; /transcript: 409 until transcribed, with why
 --- more_headers
 X-Customer: acme
 --- request eval
 ["GET /files/$::Id/metadata", "GET /files/$::Id/transcript"]
 --- error_code eval
-[200, 404]
+[200, 409]
 --- response_json eval
 [{ "/id" => $::Id, "/customer" => "acme", "/status" => "stored",
    "/bytes" => 11 },
- { "/error/status" => 404, "/error/code" => "not_found" }]
+ { "/error/status" => 409, "/error/code" => "not_transcribed",
+   "/error/message" => "upload $::Id is stored, not transcribed" }]
 --- response_headers eval
 ["Content-Type: application/json", "Content-Type: application/json"]
 
@@ -357,3 +358,23 @@ qr/was deleted during its transcription, ".*\.json" not written again/
 --- no_error_log
 [crit]
 [alert]
+
+
+
+=== TEST 18: /transcript of a failed transcription: 409 and the reason; 404 stays for what is not there
+--- post_setup_server_root
+my $r = Test::Nginx::Util::html_dir() . "/store";
+UploadStore::plant_upload($r, "acme", "audio", $::Id, "x",
+                          { status => "failed", text => undef,
+                            error => "provider_auth" });
+--- more_headers
+X-Customer: acme
+--- request eval
+["GET /files/$::Id/transcript", "GET /files/$::Other/transcript"]
+--- error_code eval
+[409, 404]
+--- response_json eval
+[{ "/error/status" => 409, "/error/code" => "transcription_failed",
+   "/error/message" =>
+       "the transcription of upload $::Id failed: provider_auth" },
+ { "/error/status" => 404, "/error/code" => "not_found" }]
