@@ -43,6 +43,7 @@ static int ngx_http_upload_store_mp_lower_eq(const u_char_t *p, size_t len,
     const char *s);
 static int ngx_http_upload_store_mp_bchar(u_char_t c);
 static int ngx_http_upload_store_mp_hex(u_char_t c);
+static size_t ngx_http_upload_store_mp_quotes(u_char_t *start, u_char_t *end);
 
 
 static const u_char_t  ngx_http_upload_store_mp_cr[] = "\r";
@@ -551,10 +552,32 @@ ngx_http_upload_store_mp_part(ngx_http_upload_store_mp_t *mp)
 }
 
 
+/* "%22" as '"', in place: the new length */
+
+static size_t
+ngx_http_upload_store_mp_quotes(u_char_t *start, u_char_t *end)
+{
+    u_char_t  *p, *dst;
+
+    for (p = start, dst = start; p < end; p++) {
+        if (*p == '%' && end - p >= 3 && p[1] == '2' && p[2] == '2') {
+            *dst++ = '"';
+            p += 2;
+            continue;
+        }
+
+        *dst++ = *p;
+    }
+
+    return dst - start;
+}
+
+
 /*
  * Content-Disposition (RFC 6266, RFC 7578): a type, then parameters;
  * "filename*" (RFC 8187, UTF-8 only) wins over "filename". Quoted
- * strings and percent-encoding are decoded in place.
+ * strings and percent-encoding are decoded in place; in "filename", the
+ * %22 of browsers (HTML's form encoding of a quote) is a quote.
  */
 
 int
@@ -640,8 +663,15 @@ ngx_http_upload_store_mp_disposition(u_char_t *value, size_t len,
             v = p;
             dst = p;
 
+            /*
+             * a backslash escapes only a quote or a backslash (curl);
+             * browsers send Windows paths with theirs as they are
+             */
+
             while (p < last && *p != '"') {
-                if (*p == '\\' && p + 1 < last) {
+                if (*p == '\\' && p + 1 < last
+                    && (p[1] == '"' || p[1] == '\\'))
+                {
                     p++;
                 }
 
@@ -672,7 +702,7 @@ ngx_http_upload_store_mp_disposition(u_char_t *value, size_t len,
         if (ngx_http_upload_store_mp_lower_eq(name, nlen, "filename")) {
             if (!ext) {
                 d->filename = v;
-                d->filename_len = dst - v;
+                d->filename_len = ngx_http_upload_store_mp_quotes(v, dst);
             }
 
             d->has_filename = 1;

@@ -605,3 +605,23 @@ Content-Type: multipart/form-data; boundary=XYZ
 --- store_files eval
 "acme/audio/DAY/upload_ID.wav sha256:$::Sum
 acme/audio/DAY/ID.json = body"
+
+
+
+=== TEST 34: a browser's Windows path (backslashes as they are) and its %22 for a quote
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+["POST /upload\n" . ::form('XYZ', "\r\n",
+     ::file_part('file', 'C:\\Users\\me\\talk.wav', 'audio/wav') => $::Audio),
+ "POST /upload\n" . ::form('XYZ', "\r\n",
+     ::file_part('file', 'say %22hi%22.wav', 'audio/wav') => $::Audio)]
+--- error_code eval
+[201, 201]
+--- response_json eval
+[{ "/filename" => "talk.wav" }, { "/filename" => 'say "hi".wav' }]
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:$::Sum
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.wav sha256:$::Sum
+acme/audio/DAY/ID.json"
