@@ -26,6 +26,7 @@ static ngx_int_t ngx_http_upload_store_files_not_found(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, char *why);
 static ngx_int_t ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
+static ngx_uint_t ngx_http_upload_store_files_inline(ngx_str_t *type);
 static ngx_int_t ngx_http_upload_store_files_transcript(
     ngx_http_request_t *r, ngx_http_upload_store_ctx_t *ctx);
 static ngx_int_t ngx_http_upload_store_files_delete(ngx_http_request_t *r,
@@ -202,7 +203,7 @@ ngx_http_upload_store_files_audio(ngx_http_request_t *r,
 {
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
-    ngx_str_t                 *path, type, nosniff;
+    ngx_str_t                 *path, type, nosniff, attachment;
     ngx_chain_t                out;
     ngx_open_file_info_t       of;
     ngx_http_core_loc_conf_t  *clcf;
@@ -244,10 +245,28 @@ ngx_http_upload_store_files_audio(ngx_http_request_t *r,
                                                      "not a file");
     }
 
+    /*
+     * audio and video are served as what they are; anything else (an
+     * HTML page, an SVG image stored where types are not restricted) as
+     * bytes to download, never as a page of the API's origin
+     */
+
     type = ctx->record.content_type;
 
     if (type.len == 0) {
         ngx_str_set(&type, "application/octet-stream");
+    }
+
+    if (!ngx_http_upload_store_files_inline(&type)) {
+        ngx_str_set(&type, "application/octet-stream");
+        ngx_str_set(&attachment, "attachment");
+
+        if (ngx_http_upload_store_add_header(r, "Content-Disposition",
+                                             &attachment)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     r->headers_out.status = NGX_HTTP_OK;
@@ -305,6 +324,25 @@ ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* audio/..., video/..., application/octet-stream */
+
+static ngx_uint_t
+ngx_http_upload_store_files_inline(ngx_str_t *type)
+{
+    if (type->len > sizeof("audio/") - 1
+        && (ngx_strncmp(type->data, "audio/", sizeof("audio/") - 1) == 0
+            || ngx_strncmp(type->data, "video/", sizeof("video/") - 1) == 0))
+    {
+        return 1;
+    }
+
+    return type->len == sizeof("application/octet-stream") - 1
+           && ngx_strncmp(type->data, "application/octet-stream",
+                          type->len)
+              == 0;
 }
 
 

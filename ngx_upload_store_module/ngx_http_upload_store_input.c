@@ -150,25 +150,14 @@ ngx_http_upload_store_set_raw(ngx_http_request_t *r,
         ct = r->headers_in.content_type->value;
     }
 
-    rc = ngx_http_upload_store_set_type(r, ctx, &ct);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_http_upload_store_suffix(r->pool, &rec->filename,
-                                     &rec->content_type, &rec->suffix)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_upload_store_set_type(r, ctx, &ct);
 }
 
 
 /*
  * the upload's type: the media type of a Content-Type value, lower-cased,
- * without parameters, checked against upload_store_types
+ * without parameters, checked against upload_store_types; and the stored
+ * name's suffix, which the type gives
  */
 
 ngx_int_t
@@ -237,6 +226,9 @@ ngx_http_upload_store_set_type(ngx_http_request_t *r,
     {
         ngx_http_upload_store_type_of(&rec->filename, &rec->content_type);
     }
+
+    ngx_http_upload_store_suffix(&rec->filename, &rec->content_type,
+                                 &rec->suffix);
 
     uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
     types = uslcf->types;

@@ -32,6 +32,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_upload_store_random(u_char *buf, size_t len,
     ngx_log_t *log);
+static void ngx_http_upload_store_extension(ngx_str_t *filename,
+    ngx_str_t *ext);
 static ngx_int_t ngx_http_upload_store_day_path(ngx_pool_t *pool,
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
     ngx_str_t *name, ngx_str_t *path);
@@ -253,69 +255,46 @@ ngx_http_upload_store_random(u_char *buf, size_t len, ngx_log_t *log)
 
 
 /*
- * the suffix of the stored name: the original file's extension,
- * lower-cased, [a-z0-9]{1,10}; else one derived from the content type
+ * the suffix of the stored name comes from the type, never from the client
+ * alone: the table's suffix for the type, or the file name's extension
+ * when the table gives it for that type too (x.WAV, audio/wav: "wav");
+ * none for a type the table does not know, so that no x.php or x.html is
+ * ever stored as such
  */
 
-ngx_int_t
-ngx_http_upload_store_suffix(ngx_pool_t *pool, ngx_str_t *filename,
-    ngx_str_t *content_type, ngx_str_t *suffix)
+void
+ngx_http_upload_store_suffix(ngx_str_t *filename, ngx_str_t *content_type,
+    ngx_str_t *suffix)
 {
-    u_char                               *p, *dot, *last;
+    ngx_str_t                             ext;
     ngx_uint_t                            i;
     ngx_http_upload_store_type_suffix_t  *ts;
 
     ngx_str_null(suffix);
-
-    if (filename->len) {
-        last = filename->data + filename->len;
-        dot = NULL;
-
-        for (p = filename->data; p < last; p++) {
-            if (*p == '.') {
-                dot = p;
-            }
-        }
-
-        if (dot != NULL && dot != filename->data
-            && last - dot - 1 >= 1
-            && last - dot - 1 <= NGX_HTTP_UPLOAD_STORE_SUFFIX_MAX)
-        {
-            for (p = dot + 1; p < last; p++) {
-                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-                      || (*p >= '0' && *p <= '9')))
-                {
-                    break;
-                }
-            }
-
-            if (p == last) {
-                suffix->len = last - dot - 1;
-                suffix->data = ngx_pnalloc(pool, suffix->len);
-                if (suffix->data == NULL) {
-                    return NGX_ERROR;
-                }
-
-                ngx_strlow(suffix->data, dot + 1, suffix->len);
-                return NGX_OK;
-            }
-        }
-    }
+    ngx_http_upload_store_extension(filename, &ext);
 
     ts = ngx_http_upload_store_suffixes;
 
     for (i = 0; ts[i].type.len; i++) {
-        if (ts[i].type.len == content_type->len
-            && ngx_strncmp(ts[i].type.data, content_type->data,
+        if (ts[i].type.len != content_type->len
+            || ngx_strncmp(ts[i].type.data, content_type->data,
                            content_type->len)
-               == 0)
+               != 0)
+        {
+            continue;
+        }
+
+        if (suffix->len == 0) {
+            *suffix = ts[i].suffix;
+        }
+
+        if (ext.len == ts[i].suffix.len
+            && ngx_strncasecmp(ext.data, ts[i].suffix.data, ext.len) == 0)
         {
             *suffix = ts[i].suffix;
-            return NGX_OK;
+            return;
         }
     }
-
-    return NGX_OK;
 }
 
 
@@ -324,34 +303,45 @@ ngx_http_upload_store_suffix(ngx_pool_t *pool, ngx_str_t *filename,
 void
 ngx_http_upload_store_type_of(ngx_str_t *filename, ngx_str_t *type)
 {
-    u_char                               *dot;
-    size_t                                len;
+    ngx_str_t                             ext;
     ngx_uint_t                            i;
     ngx_http_upload_store_type_suffix_t  *ts;
 
-    for (dot = filename->data + filename->len; dot > filename->data; dot--)
-    {
-        if (dot[-1] == '.') {
-            break;
-        }
-    }
+    ngx_http_upload_store_extension(filename, &ext);
 
-    if (dot == filename->data) {
+    if (ext.len == 0) {
         return;
     }
-
-    len = filename->data + filename->len - dot;
 
     ts = ngx_http_upload_store_suffixes;
 
     for (i = 0; ts[i].type.len; i++) {
-        if (ts[i].suffix.len == len
-            && ngx_strncasecmp(ts[i].suffix.data, dot, len) == 0)
+        if (ts[i].suffix.len == ext.len
+            && ngx_strncasecmp(ts[i].suffix.data, ext.data, ext.len) == 0)
         {
             *type = ts[i].type;
             return;
         }
     }
+}
+
+
+/* what follows the file name's last dot, empty when there is none */
+
+static void
+ngx_http_upload_store_extension(ngx_str_t *filename, ngx_str_t *ext)
+{
+    u_char  *p;
+
+    for (p = filename->data + filename->len; p > filename->data; p--) {
+        if (p[-1] == '.') {
+            ext->data = p;
+            ext->len = filename->data + filename->len - p;
+            return;
+        }
+    }
+
+    ngx_str_null(ext);
 }
 
 

@@ -320,15 +320,6 @@ ngx_http_upload_store_multipart_part(void *data,
             rc = ngx_http_upload_store_set_type(r, ctx, &ct);
         }
 
-        if (rc == NGX_OK
-            && ngx_http_upload_store_suffix(r->pool, &ctx->record.filename,
-                                            &ctx->record.content_type,
-                                            &ctx->record.suffix)
-               != NGX_OK)
-        {
-            rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
         if (rc != NGX_OK) {
             m->status = rc;
             return NGX_HTTP_UPLOAD_STORE_MP_REFUSED;

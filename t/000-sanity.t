@@ -144,7 +144,7 @@ acme/voicemail/DAY/ID.json = body
         upload_store_customer acme;
     }
 --- more_headers
-Content-Type: audio/wav
+Content-Type: audio/flac
 Content-Disposition: attachment; filename="fallback.wav"; filename*=UTF-8''..%2F..%2F%E2%82%AC%20rates.FLAC
 --- request
 POST /upload

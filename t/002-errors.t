@@ -572,3 +572,26 @@ abc
 qr/invalid customer "\\x1B\[31mevil\\x22\\x0D"/
 --- no_error_log eval
 [qr/invalid customer "[^"]*[\x1b\r]/, "[crit]", "[alert]"]
+
+
+
+=== TEST 37: where any type is allowed, the suffix is the type's, never the client's alone
+--- more_headers eval
+["X-Category: audio\nContent-Type: text/html\nContent-Disposition: attachment; filename=\"x.html\"",
+ "X-Category: audio\nContent-Type: audio/wav\nContent-Disposition: attachment; filename=\"x.php\"",
+ "X-Category: audio\nContent-Type: audio/mp4\nContent-Disposition: attachment; filename=\"x.M4A\""]
+--- request eval
+["POST /by-category\n<script>", "POST /by-category\nRIFF", "POST /by-category\nftyp"]
+--- error_code eval
+[201, 201, 201]
+--- response_body_like eval
+['"filename":"x\.html","content_type":"text/html",.*"file":"upload_[0-9A-Z]{26}"',
+ '"filename":"x\.php","content_type":"audio/wav",.*"file":"upload_[0-9A-Z]{26}\.wav"',
+ '"filename":"x\.M4A","content_type":"audio/mp4",.*"file":"upload_[0-9A-Z]{26}\.m4a"']
+--- store_files
+acme/audio/DAY/upload_ID 8
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.wav 4
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.m4a 4
+acme/audio/DAY/ID.json

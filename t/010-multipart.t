@@ -183,7 +183,7 @@ acme/audio/DAY/ID.json = body"
 
 
 
-=== TEST 7: a part without Content-Type, where any type is allowed
+=== TEST 7: a part without Content-Type, where any type is allowed: no suffix, since no type gives one
 --- config
     location /upload {
         upload_store_receive audio;
@@ -196,9 +196,9 @@ Content-Type: multipart/form-data; boundary=XYZ
                         => $::Audio)
 --- error_code: 201
 --- response_body_like chomp
-"filename":"raw\.pcm","content_type":null,.*"file":"upload_[0-9A-Z]{26}\.pcm"
+"filename":"raw\.pcm","content_type":null,.*"file":"upload_[0-9A-Z]{26}"
 --- store_files eval
-"acme/audio/DAY/upload_ID.pcm sha256:$::Sum
+"acme/audio/DAY/upload_ID sha256:$::Sum
 acme/audio/DAY/ID.json = body"
 
 

@@ -378,3 +378,22 @@ X-Customer: acme
    "/error/message" =>
        "the transcription of upload $::Id failed: provider_auth" },
  { "/error/status" => 404, "/error/code" => "not_found" }]
+
+
+
+=== TEST 19: what is not audio or video is served as a download, never as a page
+--- post_setup_server_root
+my $r = Test::Nginx::Util::html_dir() . "/store";
+UploadStore::plant_upload($r, "acme", "audio", $::Id, "<script>alert(1)</script>",
+                          { content_type => "text/html" });
+UploadStore::plant_upload($r, "beta", "audio", $::Other, "<svg onload=x>",
+                          { content_type => "image/svg+xml" });
+--- more_headers eval
+["X-Customer: acme", "X-Customer: beta"]
+--- request eval
+["GET /files/$::Id", "GET /files/$::Other"]
+--- response_headers eval
+["Content-Type: application/octet-stream\nContent-Disposition: attachment\nX-Content-Type-Options: nosniff",
+ "Content-Type: application/octet-stream\nContent-Disposition: attachment\nX-Content-Type-Options: nosniff"]
+--- response_body eval
+["<script>alert(1)</script>", "<svg onload=x>"]
