@@ -72,15 +72,11 @@ ngx_http_upload_store_admin_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    /* a run changes the store: not on a safe method, which a page can
+     * make a browser send */
+
     if (ngx_http_upload_store_admin_arg(r, "cleanup", &value) == NGX_OK) {
-
-        if (value.len != 3 || ngx_strncmp(value.data, "now", 3) != 0) {
-            return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
-                                                   "bad_request",
-                                                   "use cleanup=now");
-        }
-
-        return ngx_http_upload_store_admin_cleanup(r, store);
+        return ngx_http_upload_store_not_allowed(r, "POST");
     }
 
     if (ngx_http_upload_store_admin_arg(r, "health", &value) == NGX_OK) {

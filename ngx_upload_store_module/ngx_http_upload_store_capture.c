@@ -152,6 +152,12 @@ ngx_http_upload_store_capture_body_filter(ngx_http_request_t *r,
         b = cl->buf;
         len = b->last - b->pos;
 
+        /* the answer's end: an upstream that fails midway only flushes */
+
+        if (b->last_in_chain || b->last_buf) {
+            t->complete = 1;
+        }
+
         if (len == 0 || t->too_big) {
             b->pos = b->last;
             continue;

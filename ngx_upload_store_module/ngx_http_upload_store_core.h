@@ -130,8 +130,14 @@ typedef struct {
     ngx_atomic_t                    skipped;     /* symlinks, strangers */
     ngx_atomic_t                    slice;       /* longest slice, ms */
     ngx_atomic_t                    nerrors;
+
+    /* the first errors: for the log, with their paths; for the admin
+     * endpoint, only the call and its errno */
     u_char                          errors[NGX_HTTP_UPLOAD_STORE_NERR]
                                           [NGX_HTTP_UPLOAD_STORE_ERRLEN];
+    u_char                          error_op[NGX_HTTP_UPLOAD_STORE_NERR]
+                                            [16];
+    ngx_atomic_t                    error_no[NGX_HTTP_UPLOAD_STORE_NERR];
 } ngx_http_upload_store_run_t;
 
 

@@ -418,6 +418,10 @@ ngx_http_upload_store_fs_keep_error(ngx_http_upload_store_walk_t *walk,
         return;
     }
 
+    (void) ngx_cpystrn(run->error_op[run->nerrors], (u_char *) op,
+                       sizeof(run->error_op[0]));
+    run->error_no[run->nerrors] = err;
+
     p = run->errors[run->nerrors++];
     last = p + NGX_HTTP_UPLOAD_STORE_ERRLEN - 1;
 

@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_upload_store_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_upload_store_error_body(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
+static char *ngx_http_upload_store_error_type(ngx_uint_t status,
+    ngx_str_t *code);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -470,6 +472,7 @@ static ngx_int_t
 ngx_http_upload_store_error_body(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx)
 {
+    char                            *type;
     json_t                          *json;
     ngx_int_t                        rc;
     ngx_str_t                        out, message;
@@ -525,22 +528,26 @@ ngx_http_upload_store_error_body(ngx_http_request_t *r,
         }
     }
 
-    json = json_pack("{s:{s:i,s:s%,s:s%}}",
+    type = ngx_http_upload_store_error_type(status, &ctx->error_code);
+
+    json = json_pack("{s:{s:i,s:s%,s:s%,s:s}}",
                      "error",
                      "status", (int) status,
                      "code", ctx->error_code.data, ctx->error_code.len,
                      "message", ctx->error_message.data,
-                     ctx->error_message.len);
+                     ctx->error_message.len,
+                     "type", type);
 
     if (json == NULL) {
 
         /* a message that jansson refused (it is only ever ASCII here) */
 
-        json = json_pack("{s:{s:i,s:s%,s:s}}",
+        json = json_pack("{s:{s:i,s:s%,s:s,s:s}}",
                          "error",
                          "status", (int) status,
                          "code", ctx->error_code.data, ctx->error_code.len,
-                         "message", "error");
+                         "message", "error",
+                         "type", type);
         if (json == NULL) {
             return NGX_ERROR;
         }
@@ -566,6 +573,34 @@ ngx_http_upload_store_error_body(ngx_http_request_t *r,
     ctx->error_body->last_in_chain = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * the error's "type", as OpenAI's API and SDKs name the kinds of errors:
+ * a client's mistake, its missing credentials, a rate limit, or ours
+ */
+
+static char *
+ngx_http_upload_store_error_type(ngx_uint_t status, ngx_str_t *code)
+{
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS
+        || (code->len == sizeof("provider_rate_limited") - 1
+            && ngx_strncmp(code->data, "provider_rate_limited", code->len)
+               == 0))
+    {
+        return "rate_limit_error";
+    }
+
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        return "server_error";
+    }
+
+    if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
+        return "authentication_error";
+    }
+
+    return "invalid_request_error";
 }
 
 

@@ -431,6 +431,7 @@ ngx_http_upload_store_latency_json(ngx_http_upload_store_sh_t *sh,
 json_t *
 ngx_http_upload_store_run_json(ngx_http_upload_store_run_t *run)
 {
+    u_char      *p, text[NGX_MAX_ERROR_STR];
     json_t      *errors;
     ngx_uint_t   i;
 
@@ -439,18 +440,26 @@ ngx_http_upload_store_run_json(ngx_http_upload_store_run_t *run)
         return NULL;
     }
 
-    /* a copy of the shared run: its strings can be terminated here */
+    /*
+     * the calls that failed and their errnos, not the paths (customers'
+     * names): those are in the error log; a copy of the shared run, whose
+     * strings can be terminated here
+     */
 
     for (i = 0; i < run->nerrors && i < NGX_HTTP_UPLOAD_STORE_NERR; i++) {
-        run->errors[i][NGX_HTTP_UPLOAD_STORE_ERRLEN - 1] = '\0';
+        run->error_op[i][sizeof(run->error_op[0]) - 1] = '\0';
 
-        /* a name that is not UTF-8 makes jansson refuse the string */
+        p = ngx_strerror((ngx_err_t) run->error_no[i], text, sizeof(text));
 
         if (json_array_append_new(errors,
-                         json_string((char *) run->errors[i])) != 0)
+                json_pack("{s:s,s:I,s:s%}",
+                          "op", (char *) run->error_op[i],
+                          "errno", (json_int_t) run->error_no[i],
+                          "error", text, (size_t) (p - text)))
+            != 0)
         {
-            (void) json_array_append_new(errors,
-                                         json_string("(not UTF-8)"));
+            json_decref(errors);
+            return NULL;
         }
     }
 

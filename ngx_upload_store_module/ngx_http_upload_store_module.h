@@ -154,6 +154,7 @@ struct ngx_http_upload_store_transcription_s {
     ngx_http_request_t             *subrequest;  /* to the provider */
 
     unsigned                        too_big:1;
+    unsigned                        complete:1;  /* its end was seen */
     unsigned                        done:1;
     unsigned                        finished:1;  /* record written */
 };

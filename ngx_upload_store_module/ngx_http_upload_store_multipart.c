@@ -30,6 +30,7 @@
 #define NGX_HTTP_UPLOAD_STORE_MP_FIELD_LARGE     104
 #define NGX_HTTP_UPLOAD_STORE_MP_FIELD_INVALID   105
 #define NGX_HTTP_UPLOAD_STORE_MP_REFUSED         106
+#define NGX_HTTP_UPLOAD_STORE_MP_FILE_ELSEWHERE  107
 
 
 struct ngx_http_upload_store_multipart_s {
@@ -52,6 +53,7 @@ struct ngx_http_upload_store_multipart_s {
     ngx_keyval_t                   *field;       /* the part being read */
     size_t                          field_size;  /* of its value's memory */
     ngx_uint_t                      status;      /* the refusal, if any */
+    ngx_str_t                       elsewhere;   /* a file's other part */
 
     unsigned                        in_file:1;
     unsigned                        file_seen:1;
@@ -59,6 +61,9 @@ struct ngx_http_upload_store_multipart_s {
 
 
 static int ngx_http_upload_store_multipart_part(void *data,
+    ngx_http_upload_store_mp_part_t *part);
+static int ngx_http_upload_store_multipart_file(
+    ngx_http_upload_store_multipart_t *m,
     ngx_http_upload_store_mp_part_t *part);
 static int ngx_http_upload_store_multipart_data(void *data,
     const u_char *p, size_t len);
@@ -277,11 +282,10 @@ ngx_http_upload_store_multipart_part(void *data,
 {
     ngx_http_upload_store_multipart_t *m = data;
 
-    ngx_int_t                      rc;
-    ngx_str_t                      ct, name;
-    ngx_http_request_t            *r;
-    ngx_http_upload_store_ctx_t   *ctx;
-    ngx_keyval_t                  *f;
+    ngx_str_t                          name;
+    ngx_keyval_t                      *f;
+    ngx_http_request_t                *r;
+    ngx_http_upload_store_ctx_t       *ctx;
     ngx_http_upload_store_loc_conf_t  *uslcf;
 
     r = m->request;
@@ -293,46 +297,40 @@ ngx_http_upload_store_multipart_part(void *data,
     if (name.len == ctx->file_field.len
         && ngx_strncmp(name.data, ctx->file_field.data, name.len) == 0)
     {
-        if (m->file_seen) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "upload store \"%V\": a second \"%V\" part "
-                          "from customer \"%V\"", &ctx->store->name,
-                          &ctx->file_field, &ctx->record.customer);
+        return ngx_http_upload_store_multipart_file(m, part);
+    }
 
-            return NGX_HTTP_UPLOAD_STORE_MP_FILE_TWICE;
+    m->in_file = 0;
+
+    /*
+     * a file before the file part, under another name (curl -F audio=@..):
+     * the client put its audio in the wrong field, it is not a field
+     */
+
+    if (part->disposition.has_filename && !m->file_seen) {
+        if (name.len <= NGX_HTTP_UPLOAD_STORE_NAME_MAX
+            && ngx_http_upload_store_utf8(name.data, name.len, 1) == NGX_OK)
+        {
+            m->elsewhere.data = ngx_pnalloc(r->pool, name.len);
+            if (m->elsewhere.data == NULL) {
+                return NGX_HTTP_UPLOAD_STORE_MP_ERROR;
+            }
+
+            m->elsewhere.len = name.len;
+            ngx_memcpy(m->elsewhere.data, name.data, name.len);
         }
 
-        m->file_seen = 1;
-        m->in_file = 1;
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": a file in another part than "
+                      "\"%V\" from customer \"%V\"", &ctx->store->name,
+                      &ctx->file_field, &ctx->record.customer);
 
-        ct.data = part->content_type;
-        ct.len = part->content_type_len;
-
-        rc = NGX_OK;
-
-        if (part->disposition.has_filename) {
-            rc = ngx_http_upload_store_set_filename(r, ctx,
-                                             part->disposition.filename,
-                                             part->disposition.filename_len);
-        }
-
-        if (rc == NGX_OK) {
-            rc = ngx_http_upload_store_set_type(r, ctx, &ct);
-        }
-
-        if (rc != NGX_OK) {
-            m->status = rc;
-            return NGX_HTTP_UPLOAD_STORE_MP_REFUSED;
-        }
-
-        return 0;
+        return NGX_HTTP_UPLOAD_STORE_MP_FILE_ELSEWHERE;
     }
 
     /* a form field, kept in memory within bounds */
 
     uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
-
-    m->in_file = 0;
 
     if (m->fields.nelts == uslcf->form_fields) {
         return NGX_HTTP_UPLOAD_STORE_MP_FIELDS_MANY;
@@ -366,6 +364,56 @@ ngx_http_upload_store_multipart_part(void *data,
 
     m->field = f;
     m->field_size = 0;
+
+    return 0;
+}
+
+
+/* the file part: its name and type checked, its bytes go to the file */
+
+static int
+ngx_http_upload_store_multipart_file(ngx_http_upload_store_multipart_t *m,
+    ngx_http_upload_store_mp_part_t *part)
+{
+    ngx_int_t                     rc;
+    ngx_str_t                     ct;
+    ngx_http_request_t           *r;
+    ngx_http_upload_store_ctx_t  *ctx;
+
+    r = m->request;
+    ctx = m->ctx;
+
+    if (m->file_seen) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": a second \"%V\" part "
+                      "from customer \"%V\"", &ctx->store->name,
+                      &ctx->file_field, &ctx->record.customer);
+
+        return NGX_HTTP_UPLOAD_STORE_MP_FILE_TWICE;
+    }
+
+    m->file_seen = 1;
+    m->in_file = 1;
+
+    ct.data = part->content_type;
+    ct.len = part->content_type_len;
+
+    rc = NGX_OK;
+
+    if (part->disposition.has_filename) {
+        rc = ngx_http_upload_store_set_filename(r, ctx,
+                                             part->disposition.filename,
+                                             part->disposition.filename_len);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_upload_store_set_type(r, ctx, &ct);
+    }
+
+    if (rc != NGX_OK) {
+        m->status = rc;
+        return NGX_HTTP_UPLOAD_STORE_MP_REFUSED;
+    }
 
     return 0;
 }
@@ -540,6 +588,24 @@ ngx_http_upload_store_multipart_set_error(ngx_http_request_t *r,
 
     case NGX_HTTP_UPLOAD_STORE_MP_ERROR:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    case NGX_HTTP_UPLOAD_STORE_MP_FILE_ELSEWHERE:
+        if (m->elsewhere.len == 0) {
+            return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "file_missing",
+                                           "the form has no \"%V\" part: "
+                                           "its file is in another part, "
+                                           "send it as \"%V\"",
+                                           &ctx->file_field,
+                                           &ctx->file_field);
+        }
+
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "file_missing",
+                                           "the form has no \"%V\" part: "
+                                           "its file is in \"%V\", send it "
+                                           "as \"%V\"", &ctx->file_field,
+                                           &m->elsewhere, &ctx->file_field);
 
     case NGX_HTTP_UPLOAD_STORE_MP_FILE_TWICE:
         return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,

@@ -271,12 +271,19 @@ ngx_http_upload_store_raw_body(ngx_http_request_t *r,
 }
 
 
-/* whisper.cpp's server says what went wrong with a 200 and "error" */
+/*
+ * whisper.cpp's server says what went wrong with a 200 and "error";
+ * "error": null is no error
+ */
 
 static ngx_uint_t
 ngx_http_upload_store_error_member(json_t *answer)
 {
-    return json_object_get(answer, "error") != NULL;
+    json_t  *error;
+
+    error = json_object_get(answer, "error");
+
+    return error != NULL && !json_is_null(error);
 }
 
 

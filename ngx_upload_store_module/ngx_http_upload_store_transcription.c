@@ -30,6 +30,7 @@ static ngx_int_t ngx_http_upload_store_result(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 static ngx_int_t ngx_http_upload_store_answer(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, json_t *answer, json_t *text);
+static ngx_int_t ngx_http_upload_store_provider_members(json_t *answer);
 static ngx_int_t ngx_http_upload_store_failed(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_uint_t status, ngx_uint_t outcome,
     const char *message);
@@ -351,6 +352,12 @@ ngx_http_upload_store_result(ngx_http_request_t *r,
                    : "the provider refused the request");
     }
 
+    if (!t->complete) {
+        return ngx_http_upload_store_failed(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                   NGX_HTTP_UPLOAD_STORE_OUTCOME_ERROR,
+                   "the provider's answer was cut short");
+    }
+
     root = NULL;
 
     if (t->body != NULL) {
@@ -471,6 +478,7 @@ ngx_http_upload_store_answer(ngx_http_request_t *r,
                         ngx_http_upload_store_json_str(&rec->processed))
                 != 0
              || json_object_del(json, "processed_text") != 0))
+        || ngx_http_upload_store_provider_members(answer) != NGX_OK
         || json_object_update_missing(json, answer) != 0
         || ngx_http_upload_store_json_dump(r->pool, json, &out) != NGX_OK)
     {
@@ -481,6 +489,32 @@ ngx_http_upload_store_answer(ngx_http_request_t *r,
     json_decref(json);
 
     return ngx_http_upload_store_send_json(r, NGX_HTTP_OK, &out);
+}
+
+
+/*
+ * the provider's members that go under the upload's: never one that the
+ * module's answer has or may have, so that a provider cannot forge an id,
+ * a checksum or an original text
+ */
+
+static ngx_int_t
+ngx_http_upload_store_provider_members(json_t *answer)
+{
+    char  **key;
+
+    static char  *reserved[] = {
+        "id", "customer", "category", "filename", "content_type", "bytes",
+        "created_at", "file", "status", "sha256", "fields", "text",
+        "processed_text", "original_text", "provider_status",
+        "transcribe_ms", "error", NULL
+    };
+
+    for (key = reserved; *key; key++) {
+        (void) json_object_del(answer, *key);
+    }
+
+    return NGX_OK;
 }
 
 

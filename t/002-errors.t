@@ -51,7 +51,7 @@ abc
 --- response_headers
 Content-Type: application/json
 --- response_body
-{"error":{"status":403,"code":"customer_missing","message":"no customer"}}
+{"error":{"status":403,"code":"customer_missing","message":"no customer","type":"authentication_error"}}
 --- error_log
 no customer
 
@@ -66,7 +66,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer","type":"invalid_request_error"}}
 --- error_log
 invalid customer ".."
 
@@ -81,7 +81,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer","type":"invalid_request_error"}}
 
 
 
@@ -94,7 +94,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer","type":"invalid_request_error"}}
 
 
 
@@ -106,7 +106,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer","type":"invalid_request_error"}}
 
 
 
@@ -131,7 +131,7 @@ POST /by-path/acme%2Fother
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer","type":"invalid_request_error"}}
 
 
 
@@ -155,7 +155,7 @@ POST /by-arg?c=%2e%2e
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer","type":"invalid_request_error"}}
 
 
 
@@ -167,7 +167,7 @@ POST /by-category
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"category_invalid","message":"invalid category"}}
+{"error":{"status":400,"code":"category_invalid","message":"invalid category","type":"invalid_request_error"}}
 --- error_log
 invalid category "../../etc" for customer "acme"
 
@@ -179,7 +179,7 @@ POST /by-category
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"category_invalid","message":"invalid category"}}
+{"error":{"status":400,"code":"category_invalid","message":"invalid category","type":"invalid_request_error"}}
 
 
 
@@ -193,7 +193,7 @@ GET /upload
 Allow: POST, PUT
 Content-Type: application/json
 --- response_body
-{"error":{"status":405,"code":"method_not_allowed","message":"method GET is not allowed, use POST, PUT"}}
+{"error":{"status":405,"code":"method_not_allowed","message":"method GET is not allowed, use POST, PUT","type":"invalid_request_error"}}
 
 
 
@@ -206,7 +206,7 @@ DELETE /upload
 --- response_headers
 Allow: POST, PUT
 --- response_body
-{"error":{"status":405,"code":"method_not_allowed","message":"method DELETE is not allowed, use POST, PUT"}}
+{"error":{"status":405,"code":"method_not_allowed","message":"method DELETE is not allowed, use POST, PUT","type":"invalid_request_error"}}
 
 
 
@@ -232,7 +232,7 @@ POST /upload
 abc
 --- error_code: 415
 --- response_body
-{"error":{"status":415,"code":"type_not_allowed","message":"content type \"text/plain\" is not allowed"}}
+{"error":{"status":415,"code":"type_not_allowed","message":"content type \"text/plain\" is not allowed","type":"invalid_request_error"}}
 --- error_log
 content type "text/plain" from customer "acme" is not allowed
 
@@ -246,7 +246,7 @@ POST /upload
 abc
 --- error_code: 415
 --- response_body
-{"error":{"status":415,"code":"type_not_allowed","message":"a valid Content-Type is required"}}
+{"error":{"status":415,"code":"type_not_allowed","message":"a valid Content-Type is required","type":"invalid_request_error"}}
 
 
 
@@ -286,7 +286,7 @@ Content-Length: 0
 POST /upload
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"empty_body","message":"the request body is empty"}}
+{"error":{"status":400,"code":"empty_body","message":"the request body is empty","type":"invalid_request_error"}}
 
 
 
@@ -304,7 +304,7 @@ Connection: close\r
 "
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"empty_body","message":"the request body is empty"}}
+{"error":{"status":400,"code":"empty_body","message":"the request body is empty","type":"invalid_request_error"}}
 
 
 
@@ -318,7 +318,7 @@ Content-Type: audio/wav
 --- response_headers
 Content-Type: application/json
 --- response_body
-{"error":{"status":413,"code":"payload_too_large","message":"upload exceeds client_max_body_size of 100 bytes"}}
+{"error":{"status":413,"code":"payload_too_large","message":"upload exceeds client_max_body_size of 100 bytes","type":"invalid_request_error"}}
 --- error_log
 client intended to send too large body
 
@@ -342,7 +342,7 @@ Connection: close\r
 "
 --- error_code: 413
 --- response_body
-{"error":{"status":413,"code":"payload_too_large","message":"upload exceeds client_max_body_size of 100 bytes"}}
+{"error":{"status":413,"code":"payload_too_large","message":"upload exceeds client_max_body_size of 100 bytes","type":"invalid_request_error"}}
 --- error_log
 client intended to send too large chunked body
 
@@ -366,7 +366,7 @@ abc\r
 --- response_headers
 Content-Type: application/json
 --- response_body
-{"error":{"status":400,"code":"bad_request","message":"bad request"}}
+{"error":{"status":400,"code":"bad_request","message":"bad request","type":"invalid_request_error"}}
 --- error_log
 client sent invalid chunked body
 
@@ -382,7 +382,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"filename_invalid","message":"invalid file name"}}
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name","type":"invalid_request_error"}}
 
 
 
@@ -396,7 +396,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"filename_invalid","message":"invalid file name"}}
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name","type":"invalid_request_error"}}
 
 
 
@@ -410,7 +410,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"filename_invalid","message":"invalid file name in Content-Disposition"}}
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name in Content-Disposition","type":"invalid_request_error"}}
 
 
 
@@ -472,7 +472,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"filename_invalid","message":"invalid file name"}}
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name","type":"invalid_request_error"}}
 
 
 
@@ -486,7 +486,7 @@ POST /upload
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"filename_invalid","message":"invalid file name"}}
+{"error":{"status":400,"code":"filename_invalid","message":"invalid file name","type":"invalid_request_error"}}
 
 
 
@@ -516,7 +516,7 @@ Content-Type: audio/wav\r
 "
 --- error_code: 411
 --- response_body
-{"error":{"status":411,"code":"length_required","message":"the body needs a Content-Length or chunked transfer encoding"}}
+{"error":{"status":411,"code":"length_required","message":"the body needs a Content-Length or chunked transfer encoding","type":"invalid_request_error"}}
 --- no_error_log
 [error]
 [crit]
@@ -535,7 +535,7 @@ Connection: close\r
 "
 --- error_code: 411
 --- response_body
-{"error":{"status":411,"code":"length_required","message":"the body needs a Content-Length or chunked transfer encoding"}}
+{"error":{"status":411,"code":"length_required","message":"the body needs a Content-Length or chunked transfer encoding","type":"invalid_request_error"}}
 --- no_error_log
 [error]
 [crit]
@@ -553,7 +553,7 @@ PUT /upload
 abcde
 --- error_code: 501
 --- response_body
-{"error":{"status":501,"code":"range_not_supported","message":"a Content-Range (a part of a file) cannot be stored"}}
+{"error":{"status":501,"code":"range_not_supported","message":"a Content-Range (a part of a file) cannot be stored","type":"server_error"}}
 --- error_log
 PUT with Content-Range is unsupported
 
@@ -567,7 +567,7 @@ POST /by-path/%1B[31mevil%22%0D
 abc
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"customer_invalid","message":"invalid customer"}}
+{"error":{"status":400,"code":"customer_invalid","message":"invalid customer","type":"invalid_request_error"}}
 --- error_log eval
 qr/invalid customer "\\x1B\[31mevil\\x22\\x0D"/
 --- no_error_log eval

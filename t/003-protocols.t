@@ -239,7 +239,7 @@ GET /t
 ok
 --- http2_upload eval
 ["/upload", "audio/wav", undef,
- qr/^\{"error":\{"status":400,"code":"empty_body","message":"the request body is empty"\}\}\n\n2 400$/s]
+ qr/^\{"error":\{"status":400,"code":"empty_body","message":"the request body is empty","type":"invalid_request_error"\}\}\n\n2 400$/s]
 --- store_files
 --- no_error_log
 [error]

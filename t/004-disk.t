@@ -33,7 +33,7 @@ hello
 --- response_headers
 Content-Type: application/json
 --- response_body
-{"error":{"status":507,"code":"insufficient_storage","message":"not enough free disk space"}}
+{"error":{"status":507,"code":"insufficient_storage","message":"not enough free disk space","type":"server_error"}}
 --- error_log eval
 qr/upload store "audio": \d+ bytes free in ".*html\/store", min_free is 1073741824000000, upload of 5 bytes refused/
 --- store_files
@@ -49,7 +49,7 @@ qr/upload store "audio": \d+ bytes free in ".*html\/store", min_free is 10737418
 [201, 507]
 --- response_body_like eval
 ['"bytes":10,',
- '^\{"error":\{"status":507,"code":"store_full","message":"the store is full"\}\}$']
+ '^\{"error":\{"status":507,"code":"store_full","message":"the store is full","type":"server_error"\}\}$']
 --- store_files
 acme/audio/DAY/upload_ID 10
 acme/audio/DAY/ID.json
@@ -72,7 +72,7 @@ c8\r
 "
 --- error_code: 507
 --- response_body
-{"error":{"status":507,"code":"store_full","message":"the store is full"}}
+{"error":{"status":507,"code":"store_full","message":"the store is full","type":"server_error"}}
 --- store_files
 
 
@@ -89,7 +89,7 @@ POST /upload
 0123456789
 --- error_code: 507
 --- response_body
-{"error":{"status":507,"code":"store_full","message":"the store is full"}}
+{"error":{"status":507,"code":"store_full","message":"the store is full","type":"server_error"}}
 --- error_log
 upload store "audio" is full: 995 of max_size 1000 bytes used, upload of 10 bytes refused
 --- store_files

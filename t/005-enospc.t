@@ -59,7 +59,7 @@ Transfer-Encoding: chunked\r
 --- response_headers
 Content-Type: application/json
 --- response_body
-{"error":{"status":507,"code":"insufficient_storage","message":"no space left in the store"}}
+{"error":{"status":507,"code":"insufficient_storage","message":"no space left in the store","type":"server_error"}}
 --- error_log
 no space left for the upload of customer "acme"
 --- store_files

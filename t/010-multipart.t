@@ -211,7 +211,7 @@ Content-Type: multipart/form-data; boundary=XYZ
                         => $::Audio)
 --- error_code: 415
 --- response_body
-{"error":{"status":415,"code":"type_not_allowed","message":"a valid Content-Type is required"}}
+{"error":{"status":415,"code":"type_not_allowed","message":"a valid Content-Type is required","type":"invalid_request_error"}}
 
 
 
@@ -223,7 +223,7 @@ Content-Type: multipart/form-data; boundary=XYZ
                         ::file_part('file', 'x.txt', 'text/plain') => "hello")
 --- error_code: 415
 --- response_body
-{"error":{"status":415,"code":"type_not_allowed","message":"content type \"text/plain\" is not allowed"}}
+{"error":{"status":415,"code":"type_not_allowed","message":"content type \"text/plain\" is not allowed","type":"invalid_request_error"}}
 
 
 
@@ -254,7 +254,7 @@ Content-Type: multipart/form-data; boundary=XYZ
     ::file_part('file', 'b.wav', 'audio/wav') => $::Audio)
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"file_duplicate","message":"the form has more than one \"file\" part"}}
+{"error":{"status":400,"code":"file_duplicate","message":"the form has more than one \"file\" part","type":"invalid_request_error"}}
 
 
 
@@ -265,7 +265,7 @@ Content-Type: multipart/form-data; boundary=XYZ
 "POST /upload\n--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\nContent-Type: audio/wav\r\n\r\n$::Audio\r\n--XY"
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"multipart_incomplete","message":"the form ends before its closing boundary"}}
+{"error":{"status":400,"code":"multipart_incomplete","message":"the form ends before its closing boundary","type":"invalid_request_error"}}
 
 
 
@@ -276,7 +276,7 @@ Content-Type: multipart/form-data; boundary=XYZ
 "POST /upload\n" . ::form('XYZ', "\r\n", ::field('model', 'whisper-1'))
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"file_missing","message":"the form has no \"file\" part"}}
+{"error":{"status":400,"code":"file_missing","message":"the form has no \"file\" part","type":"invalid_request_error"}}
 
 
 
@@ -295,7 +295,7 @@ Content-Type: multipart/form-data; boundary=XYZ
     => $::Audio)
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"part_headers_too_large","message":"the headers of a part are longer than 128 bytes"}}
+{"error":{"status":400,"code":"part_headers_too_large","message":"the headers of a part are longer than 128 bytes","type":"invalid_request_error"}}
 
 
 
@@ -307,7 +307,7 @@ Content-Type: multipart/form-data; boundary=XYZ
                         'audio/wav') => $::Audio)
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"boundary_invalid","message":"multipart/form-data needs a boundary of 1 to 70 characters"}}
+{"error":{"status":400,"code":"boundary_invalid","message":"multipart/form-data needs a boundary of 1 to 70 characters","type":"invalid_request_error"}}
 
 
 
@@ -386,7 +386,7 @@ Content-Type: multipart/form-data; boundary=XYZ
                         ::field('c', 3), ::file_part('file', 'x.wav') => "x")
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"fields_too_many","message":"the form has more than 2 fields"}}
+{"error":{"status":400,"code":"fields_too_many","message":"the form has more than 2 fields","type":"invalid_request_error"}}
 
 
 
@@ -404,7 +404,7 @@ Content-Type: multipart/form-data; boundary=XYZ
                         ::file_part('file', 'x.wav') => "x")
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"field_name_invalid","message":"a field name is empty or longer than 8 bytes"}}
+{"error":{"status":400,"code":"field_name_invalid","message":"a field name is empty or longer than 8 bytes","type":"invalid_request_error"}}
 
 
 
@@ -422,7 +422,7 @@ Content-Type: multipart/form-data; boundary=XYZ
                         ::file_part('file', 'x.wav') => "x")
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"field_too_large","message":"field \"prompt\" is longer than 1024 bytes"}}
+{"error":{"status":400,"code":"field_too_large","message":"field \"prompt\" is longer than 1024 bytes","type":"invalid_request_error"}}
 
 
 
@@ -434,7 +434,7 @@ Content-Type: multipart/form-data; boundary=XYZ
                         ::file_part('file', 'x.wav', 'audio/wav') => "x")
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"field_invalid","message":"a field name or value is not UTF-8"}}
+{"error":{"status":400,"code":"field_invalid","message":"a field name or value is not UTF-8","type":"invalid_request_error"}}
 
 
 
@@ -467,7 +467,7 @@ Content-Type: multipart/form-data; boundary=XYZ
 "POST /upload\n--XYZjunk\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--XYZ--\r\n"
 --- error_code: 400
 --- response_body
-{"error":{"status":400,"code":"multipart_invalid","message":"malformed multipart/form-data"}}
+{"error":{"status":400,"code":"multipart_invalid","message":"malformed multipart/form-data","type":"invalid_request_error"}}
 
 
 
@@ -587,7 +587,7 @@ Content-Type: multipart/form-data; boundary=XYZ
                           'application/octet-stream') => $::Audio)
 --- error_code: 415
 --- response_body
-{"error":{"status":415,"code":"type_not_allowed","message":"content type \"application/octet-stream\" is not allowed"}}
+{"error":{"status":415,"code":"type_not_allowed","message":"content type \"application/octet-stream\" is not allowed","type":"invalid_request_error"}}
 
 
 
@@ -625,3 +625,17 @@ Content-Type: multipart/form-data; boundary=XYZ
 acme/audio/DAY/ID.json
 acme/audio/DAY/upload_ID.wav sha256:$::Sum
 acme/audio/DAY/ID.json"
+
+
+
+=== TEST 35: the file under another name (curl -F audio=@x.wav): no "file" part, and where the file is
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+"POST /upload\n" . ::form('XYZ', "\r\n", ::field('model', 'whisper-1'),
+                          ::file_part('audio', 'x.wav', 'audio/wav')
+                          => $::Audio x 100)
+--- error_code: 400
+--- response_body
+{"error":{"status":400,"code":"file_missing","message":"the form has no \"file\" part: its file is in \"audio\", send it as \"file\"","type":"invalid_request_error"}}
+--- store_files

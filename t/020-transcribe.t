@@ -69,6 +69,21 @@ UploadStore::preamble(
         location = /whisper-cpp-error {
             return 200 '{"error":"failed to read WAV file"}';
         }
+        location = /error-null {
+            return 200 '{"text":"fine","error":null}';
+        }
+        location = /forge {
+            return 200 '{"text":"t","id":"forged","sha256":"forged","original_text":"forged","processed_text":"forged","status":"stored","language":"en"}';
+        }
+
+        # the headers and the first bytes of a longer answer, then one byte
+        # a second
+        location = /cut {
+            root html;
+            limit_rate_after 400;
+            limit_rate 1;
+            error_page 405 =200 $uri;
+        }
 
         location = /big {
             root html;
@@ -112,7 +127,7 @@ Content-Type: multipart/form-data; boundary=XYZ
 Content-Type: application/json
 X-Status: 201
 --- response_body_like eval
-qr/^\{"id":"[0-9A-Z]{26}","customer":"acme",.*"status":"transcribed",.*"text":"$::Sum","provider_status":201,.*"sha256":"$::Sum"\}$/
+qr/^\{"id":"[0-9A-Z]{26}","customer":"acme",.*"status":"transcribed",.*"text":"$::Sum","provider_status":201,.*\}$/
 --- store_files eval
 "acme/audio/DAY/upload_ID.wav sha256:$::Sum
 acme/audio/DAY/ID.json"
@@ -274,7 +289,7 @@ Content-Type: audio/wav
 "POST /upload\n" . $::Audio
 --- error_code: 502
 --- response_body
-{"error":{"status":502,"code":"provider_auth","message":"the provider refused the credentials"}}
+{"error":{"status":502,"code":"provider_auth","message":"the provider refused the credentials","type":"server_error"}}
 --- error_log
 failed: provider_auth (provider status 401)
 --- store_files eval
@@ -321,7 +336,7 @@ provider status 403
 --- response_headers
 Retry-After: 17
 --- response_body
-{"error":{"status":503,"code":"provider_rate_limited","message":"the provider is rate limiting: retry later"}}
+{"error":{"status":503,"code":"provider_rate_limited","message":"the provider is rate limiting: retry later","type":"rate_limit_error"}}
 --- error_log
 provider status 429
 
@@ -342,7 +357,7 @@ provider status 429
 "POST /upload\n" . $::Audio
 --- error_code: 502
 --- response_body
-{"error":{"status":502,"code":"provider_error","message":"the provider failed or could not be reached"}}
+{"error":{"status":502,"code":"provider_error","message":"the provider failed or could not be reached","type":"server_error"}}
 --- error_log
 provider status 500
 
@@ -363,7 +378,7 @@ provider status 500
 "POST /upload\n" . $::Audio
 --- error_code: 502
 --- response_body
-{"error":{"status":502,"code":"provider_error","message":"the provider failed or could not be reached"}}
+{"error":{"status":502,"code":"provider_error","message":"the provider failed or could not be reached","type":"server_error"}}
 --- error_log
 Connection refused
 
@@ -410,7 +425,7 @@ Connection refused
 "POST /upload\n" . $::Audio
 --- error_code: 502
 --- response_body
-{"error":{"status":502,"code":"provider_bad_response","message":"the provider's answer is not a JSON object"}}
+{"error":{"status":502,"code":"provider_bad_response","message":"the provider's answer is not a JSON object","type":"server_error"}}
 
 
 
@@ -429,7 +444,7 @@ Connection refused
 "POST /upload\n" . $::Audio
 --- error_code: 502
 --- response_body
-{"error":{"status":502,"code":"provider_bad_response","message":"the provider's answer has no text"}}
+{"error":{"status":502,"code":"provider_bad_response","message":"the provider's answer has no text","type":"server_error"}}
 
 
 
@@ -467,7 +482,7 @@ Connection refused
 "POST /upload\n" . $::Audio
 --- error_code: 502
 --- response_body
-{"error":{"status":502,"code":"provider_error","message":"the provider answered with an error"}}
+{"error":{"status":502,"code":"provider_error","message":"the provider answered with an error","type":"server_error"}}
 
 
 
@@ -488,7 +503,7 @@ Connection refused
 "POST /upload\n" . $::Audio
 --- error_code: 502
 --- response_body
-{"error":{"status":502,"code":"provider_response_too_large","message":"the provider's answer is larger than upload_store_transcribe_buffer"}}
+{"error":{"status":502,"code":"provider_response_too_large","message":"the provider's answer is larger than upload_store_transcribe_buffer","type":"server_error"}}
 
 
 
@@ -798,3 +813,75 @@ acme/audio/DAY/ID.json
 [error]
 [crit]
 [alert]
+
+
+
+=== TEST 32: an answer cut short (the provider stalls after valid JSON, before its length): a failure, not a transcript
+--- user_files eval
+[["cut" => '{"text":"cut short"}' . (" " x 1000)]]
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_read_timeout 500ms;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/cut;
+    }
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 502
+--- response_json eval
+{ "/error/code" => "provider_error",
+  "/error/message" => "the provider's answer was cut short" }
+--- error_log
+upstream timed out
+--- store_files
+acme/audio/DAY/upload_ID.wav 50004
+acme/audio/DAY/ID.json like:"status":"failed".*"error":"provider_error"
+
+
+
+=== TEST 33: "error": null is no error; the provider's members never replace or add the module's
+--- config
+    location = /upload-null {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_null;
+    }
+    location = /_null {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/error-null;
+    }
+    location = /upload-forge {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_forge;
+    }
+    location = /_forge {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/forge;
+    }
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+["POST /upload-null\n" . $::Audio, "POST /upload-forge\n" . $::Audio]
+--- error_code eval
+[200, 200]
+--- response_json eval
+[{ "/status" => "transcribed", "/text" => "fine",
+   "/" => sub { !exists $_[0]{error} } },
+ { "/status" => "transcribed", "/text" => "t", "/language" => "en",
+   "/id" => qr/^[0-9A-Z]{26}$/,
+   "/" => sub { my $j = shift;
+                !grep { exists $j->{$_} }
+                      qw(sha256 original_text processed_text) } }]
+--- store_files
+acme/audio/DAY/upload_ID.wav 50004
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.wav 50004
+acme/audio/DAY/ID.json

@@ -116,6 +116,6 @@ this is not audio
 --- timeout: 30
 --- error_code: 502
 --- response_body
-{"error":{"status":502,"code":"provider_error","message":"the provider refused the request"}}
+{"error":{"status":502,"code":"provider_error","message":"the provider refused the request","type":"server_error"}}
 --- error_log
 provider status 400

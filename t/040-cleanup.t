@@ -187,7 +187,7 @@ acme/audio/2020-01-01
 
 
 
-=== TEST 6: GET ?cleanup=now runs it too, and waits for a run that starts after it
+=== TEST 6: GET ?cleanup=now is refused (a run changes the store: POST only); POST waits for a run that starts after it
 --- http_config
     upload_store_path html/store zone=audio:1m retention=1h interval=1h
                       min_free=0;
@@ -197,9 +197,14 @@ my $A = UploadStore::layout("acme", "audio", "2020-01-01", id => "A",
                             suffix => "wav");
 UploadStore::plant($r, $A->{audio}, 7200, "old");
 --- request eval
-["GET /admin?cleanup=now", "GET /admin?cleanup=now", "GET /admin"]
+["GET /admin?cleanup=now", "POST /admin?cleanup=now", "POST /admin",
+ "GET /admin"]
+--- error_code eval
+[405, 200, 200, 200]
 --- response_json eval
-[{ "/cleanup/failed" => 0 },
+[{ "/error/code" => "method_not_allowed",
+   "/" => sub { !exists $_[0]{cleanup} } },
+ { "/cleanup/failed" => 0 },
  { "/cleanup/deleted" => 0, "/cleanup/scanned" => 1 },
  { "/cleanup/deleted" => 1, "/cleanup/runs" => qr/^[23]$/ }]
 --- store_files

@@ -192,7 +192,7 @@ GET /admin?health
 GET /admin?health
 --- error_code: 503
 --- response_body_like chomp
-^\{"error":\{"status":503,"code":"insufficient_storage","message":"\d+ bytes free, min_free is 1073741824000000"\}\}$
+^\{"error":\{"status":503,"code":"insufficient_storage","message":"\d+ bytes free, min_free is 1073741824000000","type":"server_error"\}\}$
 
 
 
@@ -208,7 +208,7 @@ UploadStore::plant($r, $A->{audio}, 0, "x" x 12);
 GET /admin?health
 --- error_code: 503
 --- response_body
-{"error":{"status":503,"code":"store_full","message":"12 bytes stored, max_size is 10"}}
+{"error":{"status":503,"code":"store_full","message":"12 bytes stored, max_size is 10","type":"server_error"}}
 --- store_files
 acme/audio/2026-01-01/upload_A.wav 12
 
@@ -224,7 +224,7 @@ acme/audio/2026-01-01/upload_A.wav 12
 GET /admin
 --- error_code: 403
 --- response_body
-{"error":{"status":403,"code":"forbidden","message":"forbidden"}}
+{"error":{"status":403,"code":"forbidden","message":"forbidden","type":"authentication_error"}}
 --- error_log
 access forbidden by rule
 --- no_error_log
@@ -255,19 +255,19 @@ admin:{PLAIN}s3cret
 
 
 
-=== TEST 10: other methods: 405 with Allow; bad arguments: 400
+=== TEST 10: other methods: 405 with Allow (a cleanup run: POST only); bad arguments: 400
 --- request eval
 ["PUT /admin\nx", "DELETE /admin", "GET /admin?cleanup=later",
  "GET /admin?format=xml"]
 --- error_code eval
-[405, 405, 400, 400]
+[405, 405, 405, 400]
 --- response_headers eval
-["Allow: GET, HEAD, POST", "Allow: GET, HEAD, POST", "", ""]
+["Allow: GET, HEAD, POST", "Allow: GET, HEAD, POST", "Allow: POST", ""]
 --- response_body eval
-["{\"error\":{\"status\":405,\"code\":\"method_not_allowed\",\"message\":\"method PUT is not allowed, use GET, HEAD, POST\"}}\n",
- "{\"error\":{\"status\":405,\"code\":\"method_not_allowed\",\"message\":\"method DELETE is not allowed, use GET, HEAD, POST\"}}\n",
- "{\"error\":{\"status\":400,\"code\":\"bad_request\",\"message\":\"use cleanup=now\"}}\n",
- "{\"error\":{\"status\":400,\"code\":\"bad_request\",\"message\":\"use format=json or format=prometheus\"}}\n"]
+["{\"error\":{\"status\":405,\"code\":\"method_not_allowed\",\"message\":\"method PUT is not allowed, use GET, HEAD, POST\",\"type\":\"invalid_request_error\"}}\n",
+ "{\"error\":{\"status\":405,\"code\":\"method_not_allowed\",\"message\":\"method DELETE is not allowed, use GET, HEAD, POST\",\"type\":\"invalid_request_error\"}}\n",
+ "{\"error\":{\"status\":405,\"code\":\"method_not_allowed\",\"message\":\"method GET is not allowed, use POST\",\"type\":\"invalid_request_error\"}}\n",
+ "{\"error\":{\"status\":400,\"code\":\"bad_request\",\"message\":\"use format=json or format=prometheus\",\"type\":\"invalid_request_error\"}}\n"]
 
 
 

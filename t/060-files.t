@@ -9,7 +9,8 @@ our $Id = '01JGGVSAG0ABCDEFGHJKMNPQRS';        # made 2025-01-01
 our $Other = '01JGGVSAG0ZZZZZZZZZZZZZZZZ';
 
 our $NotFound = '{"error":{"status":404,"code":"not_found",'
-                . '"message":"no such upload"}}' . "\n";
+                . '"message":"no such upload",'
+                . '"type":"invalid_request_error"}}' . "\n";
 
 UploadStore::preamble(
     checks   => [qw(files json roundtrip)],
@@ -236,7 +237,7 @@ beta/audio/2025-01-01/01JGGVSAG0ZZZZZZZZZZZZZZZZ.json
 --- error_code eval
 [403, 404]
 --- response_body eval
-["{\"error\":{\"status\":403,\"code\":\"customer_missing\",\"message\":\"no customer\"}}\n",
+["{\"error\":{\"status\":403,\"code\":\"customer_missing\",\"message\":\"no customer\",\"type\":\"authentication_error\"}}\n",
  $::NotFound]
 
 

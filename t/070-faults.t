@@ -48,7 +48,9 @@ Content-Type: audio/wav
 [{ "/error/status" => 500 },
  { "/error/code" => "store_unavailable" },
  { "/cleanup/failed" => 1,
-   "/cleanup/errors/0" => qr{^opendir\(\) ".*/html/store" failed \(2: No such file or directory\)$} },
+   "/cleanup/errors/0/op" => "opendir()",
+   "/cleanup/errors/0/errno" => 2,
+   "/cleanup/errors/0/error" => "No such file or directory" },
  { "/uploads/accepted" => 0, "/cleanup/failed" => qr/^[12]$/ }]
 --- no_error_log
 exited on signal
