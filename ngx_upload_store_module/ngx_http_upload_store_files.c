@@ -24,6 +24,8 @@ static ngx_int_t ngx_http_upload_store_files_target(ngx_http_request_t *r,
     ngx_http_upload_store_record_t *rec, ngx_uint_t *what);
 static ngx_int_t ngx_http_upload_store_files_not_found(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, char *why);
+static ngx_int_t ngx_http_upload_store_files_open(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_open_file_info_t *of);
 static ngx_int_t ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 static ngx_uint_t ngx_http_upload_store_files_inline(ngx_str_t *type);
@@ -195,54 +197,73 @@ ngx_http_upload_store_files_not_found(ngx_http_request_t *r,
 }
 
 
+/* the stored audio, by nginx's own open file cache */
+
+static ngx_int_t
+ngx_http_upload_store_files_open(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_open_file_info_t *of)
+{
+    ngx_str_t                 *path;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    path = &ctx->record.path;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    ngx_memzero(of, sizeof(ngx_open_file_info_t));
+
+    of->read_ahead = clcf->read_ahead;
+    of->directio = clcf->directio;
+    of->valid = clcf->open_file_cache_valid;
+    of->min_uses = clcf->open_file_cache_min_uses;
+    of->errors = clcf->open_file_cache_errors;
+    of->events = clcf->open_file_cache_events;
+
+    if (ngx_http_set_disable_symlinks(r, clcf, path, of) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_open_cached_file(clcf->open_file_cache, path, of, r->pool)
+        != NGX_OK)
+    {
+        if (of->err == NGX_ENOENT || of->err == NGX_ENOTDIR) {
+            /* "upload_store_keep off", or deleted meanwhile */
+            return ngx_http_upload_store_files_not_found(r, ctx,
+                                                         "no audio");
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, of->err,
+                      "%s \"%V\" failed (customer \"%V\")", of->failed,
+                      path, &ctx->record.customer);
+
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!of->is_file) {
+        return ngx_http_upload_store_files_not_found(r, ctx,
+                                                     "not a file");
+    }
+
+    return NGX_OK;
+}
+
+
 /* the stored audio, by nginx's own file machinery: ranges, sendfile */
 
 static ngx_int_t
 ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx)
 {
-    ngx_int_t                  rc;
-    ngx_buf_t                 *b;
-    ngx_str_t                 *path, type, nosniff, attachment;
-    ngx_chain_t                out;
-    ngx_open_file_info_t       of;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_int_t              rc;
+    ngx_buf_t             *b;
+    ngx_str_t             *path, type, nosniff, attachment;
+    ngx_chain_t            out;
+    ngx_open_file_info_t   of;
 
     path = &ctx->record.path;
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    ngx_memzero(&of, sizeof(ngx_open_file_info_t));
-
-    of.read_ahead = clcf->read_ahead;
-    of.directio = clcf->directio;
-    of.valid = clcf->open_file_cache_valid;
-    of.min_uses = clcf->open_file_cache_min_uses;
-    of.errors = clcf->open_file_cache_errors;
-    of.events = clcf->open_file_cache_events;
-
-    if (ngx_http_set_disable_symlinks(r, clcf, path, &of) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_open_cached_file(clcf->open_file_cache, path, &of, r->pool)
-        != NGX_OK)
-    {
-        if (of.err == NGX_ENOENT || of.err == NGX_ENOTDIR) {
-            /* "upload_store_keep off", or deleted meanwhile */
-            return ngx_http_upload_store_files_not_found(r, ctx,
-                                                         "no audio");
-        }
-
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, of.err,
-                      "%s \"%V\" failed (customer \"%V\")", of.failed,
-                      path, &ctx->record.customer);
-
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (!of.is_file) {
-        return ngx_http_upload_store_files_not_found(r, ctx,
-                                                     "not a file");
+    rc = ngx_http_upload_store_files_open(r, ctx, &of);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     /*

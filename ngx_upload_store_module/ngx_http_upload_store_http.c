@@ -553,6 +553,18 @@ ngx_http_upload_store_error_body(ngx_http_request_t *r,
         }
     }
 
+    /* after a stored upload, the client can still fetch it or retry */
+
+    if (ctx->stored
+        && json_object_set_new(json_object_get(json, "error"), "id",
+                               json_stringn((char *) ctx->record.id,
+                                            NGX_HTTP_UPLOAD_STORE_ID_LEN))
+           != 0)
+    {
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
     rc = ngx_http_upload_store_json_dump(r->pool, json, &out);
 
     json_decref(json);

@@ -47,6 +47,7 @@ static char  *ngx_http_upload_store_outcomes[] = {
     "provider_bad_response",
     "provider_response_too_large",
     "client_closed",
+    "provider_refused",
     "other"
 };
 

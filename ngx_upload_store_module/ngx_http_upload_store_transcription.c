@@ -31,6 +31,8 @@ static ngx_int_t ngx_http_upload_store_result(ngx_http_request_t *r,
 static ngx_int_t ngx_http_upload_store_answer(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, json_t *answer, json_t *text);
 static ngx_int_t ngx_http_upload_store_provider_members(json_t *answer);
+static char *ngx_http_upload_store_provider_message(ngx_http_request_t *r,
+    ngx_http_upload_store_transcription_t *t);
 static ngx_int_t ngx_http_upload_store_failed(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_uint_t status, ngx_uint_t outcome,
     const char *message);
@@ -344,6 +346,18 @@ ngx_http_upload_store_result(ngx_http_request_t *r,
                    "the provider did not answer in time");
     }
 
+    /* what the provider finds wrong in the request is the client's */
+
+    if (t->status == NGX_HTTP_BAD_REQUEST || t->status == NGX_HTTP_NOT_FOUND
+        || t->status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+        || t->status == NGX_HTTP_UNSUPPORTED_MEDIA_TYPE
+        || t->status == 422)
+    {
+        return ngx_http_upload_store_failed(r, ctx, t->status,
+                   NGX_HTTP_UPLOAD_STORE_OUTCOME_REFUSED,
+                   ngx_http_upload_store_provider_message(r, t));
+    }
+
     if (t->status < NGX_HTTP_OK || t->status >= NGX_HTTP_SPECIAL_RESPONSE) {
         return ngx_http_upload_store_failed(r, ctx, NGX_HTTP_BAD_GATEWAY,
                    NGX_HTTP_UPLOAD_STORE_OUTCOME_ERROR,
@@ -515,6 +529,65 @@ ngx_http_upload_store_provider_members(json_t *answer)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * the provider's reason for refusing a request, for the client: OpenAI's
+ * {"error": {"message": ...}}, or "error" or "message" as a string;
+ * bounded, printable UTF-8 only
+ */
+
+static char *
+ngx_http_upload_store_provider_message(ngx_http_request_t *r,
+    ngx_http_upload_store_transcription_t *t)
+{
+    u_char        *p;
+    json_t        *root, *v;
+    size_t         len;
+    json_error_t   jerr;
+
+    static char  *refused = "the provider refused the request";
+
+    if (t->body == NULL || t->too_big || !t->complete) {
+        return refused;
+    }
+
+    root = json_loadb((char *) t->body->pos, t->body->last - t->body->pos,
+                      0, &jerr);
+
+    v = json_object_get(root, "error");
+
+    if (json_is_object(v)) {
+        v = json_object_get(v, "message");
+
+    } else if (!json_is_string(v)) {
+        v = json_object_get(root, "message");
+    }
+
+    p = NULL;
+
+    if (json_is_string(v)) {
+        len = ngx_min(json_string_length(v), 256);
+
+        /* jansson's strings are UTF-8: a cut one is checked again */
+
+        if (len
+            && ngx_http_upload_store_utf8((u_char *) json_string_value(v),
+                                          len, 1)
+               == NGX_OK)
+        {
+            p = ngx_pnalloc(r->pool, len + 1);
+            if (p != NULL) {
+                ngx_memcpy(p, json_string_value(v), len);
+                p[len] = '\0';
+            }
+        }
+    }
+
+    json_decref(root);
+
+    return p ? (char *) p : refused;
 }
 
 

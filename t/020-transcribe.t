@@ -69,6 +69,9 @@ UploadStore::preamble(
         location = /whisper-cpp-error {
             return 200 '{"error":"failed to read WAV file"}';
         }
+        location = /400 {
+            return 400 '{"error":{"message":"language \'fr\' is not supported","type":"invalid_request_error","param":"language"}}';
+        }
         location = /error-null {
             return 200 '{"text":"fine","error":null}';
         }
@@ -288,8 +291,8 @@ Content-Type: audio/wav
 --- request eval
 "POST /upload\n" . $::Audio
 --- error_code: 502
---- response_body
-{"error":{"status":502,"code":"provider_auth","message":"the provider refused the credentials","type":"server_error"}}
+--- response_body_like eval
+qr/^\{"error":\{"status":502,"code":"provider_auth","message":"the provider refused the credentials","type":"server_error","id":"[0-9A-Z]{26}"\}\}$/
 --- error_log
 failed: provider_auth (provider status 401)
 --- store_files eval
@@ -335,8 +338,8 @@ provider status 403
 --- error_code: 503
 --- response_headers
 Retry-After: 17
---- response_body
-{"error":{"status":503,"code":"provider_rate_limited","message":"the provider is rate limiting: retry later","type":"rate_limit_error"}}
+--- response_body_like eval
+qr/^\{"error":\{"status":503,"code":"provider_rate_limited","message":"the provider is rate limiting: retry later","type":"rate_limit_error","id":"[0-9A-Z]{26}"\}\}$/
 --- error_log
 provider status 429
 
@@ -356,8 +359,8 @@ provider status 429
 --- request eval
 "POST /upload\n" . $::Audio
 --- error_code: 502
---- response_body
-{"error":{"status":502,"code":"provider_error","message":"the provider failed or could not be reached","type":"server_error"}}
+--- response_body_like eval
+qr/^\{"error":\{"status":502,"code":"provider_error","message":"the provider failed or could not be reached","type":"server_error","id":"[0-9A-Z]{26}"\}\}$/
 --- error_log
 provider status 500
 
@@ -377,8 +380,8 @@ provider status 500
 --- request eval
 "POST /upload\n" . $::Audio
 --- error_code: 502
---- response_body
-{"error":{"status":502,"code":"provider_error","message":"the provider failed or could not be reached","type":"server_error"}}
+--- response_body_like eval
+qr/^\{"error":\{"status":502,"code":"provider_error","message":"the provider failed or could not be reached","type":"server_error","id":"[0-9A-Z]{26}"\}\}$/
 --- error_log
 Connection refused
 
@@ -424,8 +427,8 @@ Connection refused
 --- request eval
 "POST /upload\n" . $::Audio
 --- error_code: 502
---- response_body
-{"error":{"status":502,"code":"provider_bad_response","message":"the provider's answer is not a JSON object","type":"server_error"}}
+--- response_body_like eval
+qr/^\{"error":\{"status":502,"code":"provider_bad_response","message":"the provider's answer is not a JSON object","type":"server_error","id":"[0-9A-Z]{26}"\}\}$/
 
 
 
@@ -443,8 +446,8 @@ Connection refused
 --- request eval
 "POST /upload\n" . $::Audio
 --- error_code: 502
---- response_body
-{"error":{"status":502,"code":"provider_bad_response","message":"the provider's answer has no text","type":"server_error"}}
+--- response_body_like eval
+qr/^\{"error":\{"status":502,"code":"provider_bad_response","message":"the provider's answer has no text","type":"server_error","id":"[0-9A-Z]{26}"\}\}$/
 
 
 
@@ -481,8 +484,8 @@ Connection refused
 --- request eval
 "POST /upload\n" . $::Audio
 --- error_code: 502
---- response_body
-{"error":{"status":502,"code":"provider_error","message":"the provider answered with an error","type":"server_error"}}
+--- response_body_like eval
+qr/^\{"error":\{"status":502,"code":"provider_error","message":"the provider answered with an error","type":"server_error","id":"[0-9A-Z]{26}"\}\}$/
 
 
 
@@ -502,8 +505,8 @@ Connection refused
 --- request eval
 "POST /upload\n" . $::Audio
 --- error_code: 502
---- response_body
-{"error":{"status":502,"code":"provider_response_too_large","message":"the provider's answer is larger than upload_store_transcribe_buffer","type":"server_error"}}
+--- response_body_like eval
+qr/^\{"error":\{"status":502,"code":"provider_response_too_large","message":"the provider's answer is larger than upload_store_transcribe_buffer","type":"server_error","id":"[0-9A-Z]{26}"\}\}$/
 
 
 
@@ -885,3 +888,30 @@ acme/audio/DAY/upload_ID.wav 50004
 acme/audio/DAY/ID.json
 acme/audio/DAY/upload_ID.wav 50004
 acme/audio/DAY/ID.json
+
+
+
+=== TEST 34: a provider's 400 is the client's mistake: 400 with the provider's message and the upload's id
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/400;
+    }
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n" . $::Audio
+--- error_code: 400
+--- response_json eval
+{ "/error/status" => 400, "/error/code" => "provider_refused",
+  "/error/message" => "language 'fr' is not supported",
+  "/error/type" => "invalid_request_error",
+  "/error/id" => qr/^[0-9A-Z]{26}$/ }
+--- store_files
+acme/audio/DAY/upload_ID.wav 50004
+acme/audio/DAY/ID.json like:"status":"failed".*"provider_status":400,.*"error":"provider_refused"

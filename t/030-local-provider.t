@@ -95,7 +95,7 @@ qr/"status":"transcribed",.*"text":"[^"]*\Q$::Words\E[^"]*","provider_status":20
 
 
 
-=== TEST 2: the provider's errors come back in the JSON error shape
+=== TEST 2: the provider's errors come back in the JSON error shape: its 400 is the client's, with its message
 --- http_config
     upload_store_path html/store zone=audio:1m;
 --- config
@@ -114,8 +114,8 @@ Content-Type: audio/wav
 POST /v1/audio/transcriptions
 this is not audio
 --- timeout: 30
---- error_code: 502
---- response_body
-{"error":{"status":502,"code":"provider_error","message":"the provider refused the request","type":"server_error"}}
+--- error_code: 400
+--- response_body_like eval
+qr/^\{"error":\{"status":400,"code":"provider_refused","message":"could not decode the audio","type":"invalid_request_error","id":"[0-9A-Z]{26}"\}\}$/
 --- error_log
 provider status 400
