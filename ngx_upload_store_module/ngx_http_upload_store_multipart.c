@@ -52,6 +52,7 @@ struct ngx_http_upload_store_multipart_s {
     ngx_array_t                     fields;      /* of ngx_keyval_t */
     ngx_keyval_t                   *field;       /* the part being read */
     size_t                          field_size;  /* of its value's memory */
+    size_t                          field_json;  /* its value, escaped */
     ngx_uint_t                      status;      /* the refusal, if any */
     ngx_str_t                       elsewhere;   /* a file's other part */
 
@@ -68,6 +69,7 @@ static int ngx_http_upload_store_multipart_file(
 static int ngx_http_upload_store_multipart_data(void *data,
     const u_char *p, size_t len);
 static int ngx_http_upload_store_multipart_end(void *data);
+static size_t ngx_http_upload_store_json_size(const u_char *p, size_t len);
 static ngx_chain_t *ngx_http_upload_store_multipart_buf(
     ngx_http_upload_store_multipart_t *m, ngx_chain_t **free);
 static ngx_int_t ngx_http_upload_store_multipart_set_error(
@@ -364,6 +366,7 @@ ngx_http_upload_store_multipart_part(void *data,
 
     m->field = f;
     m->field_size = 0;
+    m->field_json = 0;
 
     return 0;
 }
@@ -469,7 +472,15 @@ ngx_http_upload_store_multipart_data(void *data, const u_char *p,
     uslcf = ngx_http_get_module_loc_conf(m->request,
                                          ngx_http_upload_store_module);
 
-    if (f->value.len + len > uslcf->form_value) {
+    /*
+     * the limit is on what the value takes in the record and the answer:
+     * escaped, a control byte is 6 ("\u0001"), so 16k of them cannot
+     * make 96k of JSON
+     */
+
+    m->field_json += ngx_http_upload_store_json_size(p, len);
+
+    if (m->field_json > uslcf->form_value) {
         return NGX_HTTP_UPLOAD_STORE_MP_FIELD_LARGE;
     }
 
@@ -518,6 +529,29 @@ ngx_http_upload_store_multipart_end(void *data)
     m->field = NULL;
 
     return 0;
+}
+
+
+/* the bytes of a JSON string's content, escaped as jansson escapes them */
+
+static size_t
+ngx_http_upload_store_json_size(const u_char *p, size_t len)
+{
+    size_t         n;
+    const u_char  *last;
+
+    for (n = len, last = p + len; p < last; p++) {
+        if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r'
+            || *p == '\t' || *p == '\b' || *p == '\f')
+        {
+            n += 1;
+
+        } else if (*p < 0x20) {
+            n += 5;
+        }
+    }
+
+    return n;
 }
 
 

@@ -639,3 +639,17 @@ Content-Type: multipart/form-data; boundary=XYZ
 --- response_body
 {"error":{"status":400,"code":"file_missing","message":"the form has no \"file\" part: its file is in \"audio\", send it as \"file\"","type":"invalid_request_error"}}
 --- store_files
+
+
+
+=== TEST 36: a field's limit counts its escaped bytes: 3000 control bytes are 18000 in the record
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+"POST /upload\n" . ::form('XYZ', "\r\n", ::field('prompt', "\x01" x 3000),
+                          ::file_part('file', 'x.wav', 'audio/wav') => $::Audio)
+--- error_code: 400
+--- response_json eval
+{ "/error/code" => "field_too_large",
+  "/error/message" => 'field "prompt" is longer than 16384 bytes' }
+--- store_files
