@@ -7,6 +7,7 @@
 #include "ngx_http_upload_store_core.h"
 
 #include <dirent.h>
+#include <sys/file.h>
 
 
 /*
@@ -36,6 +37,7 @@ typedef struct {
 
 static void ngx_http_upload_store_fs_entry(ngx_http_upload_store_walk_t *walk,
     ngx_http_upload_store_fs_dir_t *d, u_char *name, size_t len);
+static ngx_uint_t ngx_http_upload_store_fs_in_use(int dir, u_char *name);
 static void ngx_http_upload_store_fs_expire(
     ngx_http_upload_store_walk_t *walk, int fd,
     ngx_http_upload_store_entry_t *e);
@@ -252,9 +254,40 @@ ngx_http_upload_store_fs_entry(ngx_http_upload_store_walk_t *walk,
     e.link = S_ISLNK(st.st_mode);
     e.record = ngx_http_upload_store_is_record(name, len);
 
-    if (walk->expired(walk, &e) && !walk->sizing) {
+    if (walk->expired(walk, &e) && !walk->sizing
+        && (level != NGX_HTTP_UPLOAD_STORE_TEMP
+            || !ngx_http_upload_store_fs_in_use(fd, name)))
+    {
         ngx_http_upload_store_fs_expire(walk, fd, &e);
     }
+}
+
+
+/*
+ * a body being received: its worker holds a lock on it from its first
+ * write (receive.c's request body filter), however old its mtime looks,
+ * since nginx writes only when a buffer is full; a dead worker's lock is
+ * gone with it
+ */
+
+static ngx_uint_t
+ngx_http_upload_store_fs_in_use(int dir, u_char *name)
+{
+    int         fd;
+    ngx_uint_t  busy;
+
+    fd = openat(dir, (char *) name,
+                O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC);
+
+    if (fd == -1) {
+        return 0;
+    }
+
+    busy = (flock(fd, LOCK_EX|LOCK_NB) == -1 && ngx_errno == EWOULDBLOCK);
+
+    (void) close(fd);
+
+    return busy;
 }
 
 

@@ -133,6 +133,7 @@ struct ngx_http_upload_store_ctx_s {
     unsigned                        reading:1;
     unsigned                        error_sent:1;
     unsigned                        linger:1;    /* refused mid-body */
+    unsigned                        body_locked:1;
 };
 
 

@@ -6,6 +6,8 @@
 
 #include "ngx_http_upload_store_module.h"
 
+#include <sys/file.h>
+
 
 /*
  * upload_store_receive: the body is read by nginx into a temp file inside
@@ -438,6 +440,23 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
     }
 
     rc = ngx_http_next_request_body_filter(r, out);
+
+    if (!ctx->body_locked && r->request_body != NULL
+        && r->request_body->temp_file != NULL
+        && r->request_body->temp_file->file.fd != NGX_INVALID_FILE)
+    {
+        /* the cleanup leaves alone a body its worker is still writing */
+
+        ctx->body_locked = 1;
+
+        if (flock(r->request_body->temp_file->file.fd, LOCK_SH|LOCK_NB)
+            == -1)
+        {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                          "flock(\"%V\") failed",
+                          &r->request_body->temp_file->file.name);
+        }
+    }
 
     if (ctx->multipart) {
         ngx_http_upload_store_multipart_sent(ctx, out);

@@ -114,3 +114,40 @@ acme/audio/DAY/ID.json
 --- no_error_log
 [crit]
 [emerg]
+
+
+
+=== TEST 3: a slow body whose temp file looks an hour old is not swept while it arrives
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0 interval=1s;
+--- config
+    location = /upload {
+        client_body_buffer_size 1k;
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+--- init
+# a second into the request, its temp file's mtime goes two hours back,
+# as nginx's own writes leave it for a slow client; runs are 1 s apart
+my $tmp = Test::Nginx::Util::html_dir() . "/store/"
+          . UploadStore::layout()->{tmp};
+system("(sleep 1; touch -d '2 hours ago' $tmp/*) >/dev/null 2>&1 &") == 0
+    or die "cannot start the toucher";
+--- raw_request eval
+["POST /upload HTTP/1.1\r
+Host: localhost\r
+Content-Type: audio/wav\r
+Content-Length: 20000\r
+Connection: close\r
+\r
+" . ("a" x 10000), "b" x 10000]
+--- raw_request_middle_delay: 3
+--- error_code: 201
+--- response_json eval
+{ "/bytes" => 20000, "/status" => "stored" }
+--- store_files
+acme/audio/DAY/upload_ID.wav 20000
+acme/audio/DAY/ID.json
+--- no_error_log
+[crit]
+[alert]
