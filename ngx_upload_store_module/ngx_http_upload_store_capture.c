@@ -126,6 +126,8 @@ ngx_http_upload_store_capture_header_filter(ngx_http_request_t *r)
         }
     }
 
+    t->content_type = r->headers_out.content_type;
+
     r->filter_need_in_memory = 1;
 
     return NGX_OK;

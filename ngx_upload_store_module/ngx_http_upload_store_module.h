@@ -153,9 +153,11 @@ struct ngx_http_upload_store_transcription_s {
     ngx_file_t                      file;        /* the stored audio */
     off_t                           length;      /* of the body sent */
     ngx_http_request_t             *subrequest;  /* to the provider */
+    ngx_str_t                       content_type;   /* of its answer */
 
     unsigned                        too_big:1;
     unsigned                        complete:1;  /* its end was seen */
+    unsigned                        text_format:1;  /* text, srt, vtt */
     unsigned                        done:1;
     unsigned                        finished:1;  /* record written */
 };

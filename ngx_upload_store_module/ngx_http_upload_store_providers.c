@@ -291,9 +291,27 @@ static ngx_int_t
 ngx_http_upload_store_form_field(ngx_http_request_t *r, ngx_chain_t ***ll,
     ngx_str_t *boundary, ngx_str_t *name, ngx_str_t *value)
 {
-    u_char       *p;
-    size_t        len;
-    ngx_chain_t  *cl;
+    u_char                       *p;
+    size_t                        len;
+    ngx_chain_t                  *cl;
+    ngx_http_upload_store_ctx_t  *ctx;
+
+    /*
+     * response_format text, srt or vtt: the answer is the transcript as
+     * text, not JSON
+     */
+
+    if (name->len == sizeof("response_format") - 1
+        && ngx_strncmp(name->data, "response_format", name->len) == 0)
+    {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
+
+        ctx->transcription->text_format =
+            (value->len == 4 && ngx_strncmp(value->data, "text", 4) == 0)
+            || (value->len == 3
+                && (ngx_strncmp(value->data, "srt", 3) == 0
+                    || ngx_strncmp(value->data, "vtt", 3) == 0));
+    }
 
     len = sizeof("--\r\nContent-Disposition: form-data; name=\"\"\r\n\r\n"
                  "\r\n") - 1

@@ -30,6 +30,10 @@ static ngx_int_t ngx_http_upload_store_result(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 static ngx_int_t ngx_http_upload_store_answer(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, json_t *answer, json_t *text);
+static ngx_int_t ngx_http_upload_store_answer_text(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_store_transcribed(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *text);
 static ngx_int_t ngx_http_upload_store_provider_members(json_t *answer);
 static char *ngx_http_upload_store_provider_message(ngx_http_request_t *r,
     ngx_http_upload_store_transcription_t *t);
@@ -372,6 +376,10 @@ ngx_http_upload_store_result(ngx_http_request_t *r,
                    "the provider's answer was cut short");
     }
 
+    if (t->text_format) {
+        return ngx_http_upload_store_answer_text(r, ctx);
+    }
+
     root = NULL;
 
     if (t->body != NULL) {
@@ -420,8 +428,104 @@ static ngx_int_t
 ngx_http_upload_store_answer(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, json_t *answer, json_t *text)
 {
-    json_t                            *json;
-    ngx_str_t                          out;
+    json_t                          *json;
+    ngx_int_t                        rc;
+    ngx_str_t                        out, s;
+    ngx_http_upload_store_record_t  *rec;
+
+    rec = &ctx->record;
+
+    s.data = (u_char *) json_string_value(text);
+    s.len = json_string_length(text);
+
+    rc = ngx_http_upload_store_transcribed(r, ctx, &s);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    json = ngx_http_upload_store_record_json(r->pool, rec,
+                                             r->connection->log);
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if ((rec->processed.data != NULL
+         && (json_object_set_new(json, "original_text",
+                        ngx_http_upload_store_json_str(&rec->text)) != 0
+             || json_object_set_new(json, "text",
+                        ngx_http_upload_store_json_str(&rec->processed))
+                != 0
+             || json_object_del(json, "processed_text") != 0))
+        || ngx_http_upload_store_provider_members(answer) != NGX_OK
+        || json_object_update_missing(json, answer) != 0
+        || ngx_http_upload_store_json_dump(r->pool, json, &out) != NGX_OK)
+    {
+        json_decref(json);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    json_decref(json);
+
+    return ngx_http_upload_store_send_json(r, NGX_HTTP_OK, &out);
+}
+
+
+/*
+ * response_format text, srt or vtt: the provider's answer is the
+ * transcript, answered as it came, with its type (after the lexicon)
+ */
+
+static ngx_int_t
+ngx_http_upload_store_answer_text(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    ngx_int_t                               rc;
+    ngx_str_t                               text, type;
+    ngx_http_upload_store_record_t         *rec;
+    ngx_http_upload_store_transcription_t  *t;
+
+    rec = &ctx->record;
+    t = ctx->transcription;
+
+    ngx_str_null(&text);
+
+    if (t->body != NULL) {
+        text.data = t->body->pos;
+        text.len = t->body->last - t->body->pos;
+    }
+
+    if (ngx_http_upload_store_utf8(text.data, text.len, 0) != NGX_OK) {
+        return ngx_http_upload_store_failed(r, ctx, NGX_HTTP_BAD_GATEWAY,
+                   NGX_HTTP_UPLOAD_STORE_OUTCOME_BAD_RESPONSE,
+                   "the provider's answer is not UTF-8 text");
+    }
+
+    rc = ngx_http_upload_store_transcribed(r, ctx, &text);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    type = t->content_type;
+
+    if (type.len == 0) {
+        ngx_str_set(&type, "text/plain; charset=utf-8");
+    }
+
+    return ngx_http_upload_store_send(r, NGX_HTTP_OK, &type,
+                                      rec->processed.data != NULL
+                                      ? &rec->processed : &rec->text);
+}
+
+
+/*
+ * the text into the record (and through the lexicon), the record saved
+ * as transcribed, counted; the audio goes with upload_store_keep off
+ */
+
+static ngx_int_t
+ngx_http_upload_store_transcribed(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *text)
+{
     ngx_http_upload_store_t           *store;
     ngx_http_upload_store_record_t    *rec;
     ngx_http_upload_store_loc_conf_t  *uslcf;
@@ -430,13 +534,13 @@ ngx_http_upload_store_answer(ngx_http_request_t *r,
     store = ctx->store;
     rec = &ctx->record;
 
-    rec->text.len = json_string_length(text);
-    rec->text.data = ngx_pnalloc(r->pool, rec->text.len);
+    rec->text.len = text->len;
+    rec->text.data = ngx_pnalloc(r->pool, text->len);
     if (rec->text.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memcpy(rec->text.data, json_string_value(text), rec->text.len);
+    ngx_memcpy(rec->text.data, text->data, text->len);
 
     /* the lexicon: if it fails, the original text is the answer */
 
@@ -479,30 +583,7 @@ ngx_http_upload_store_answer(ngx_http_request_t *r,
                                       r->connection->log);
     }
 
-    json = ngx_http_upload_store_record_json(r->pool, rec,
-                                             r->connection->log);
-    if (json == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if ((rec->processed.data != NULL
-         && (json_object_set_new(json, "original_text",
-                        ngx_http_upload_store_json_str(&rec->text)) != 0
-             || json_object_set_new(json, "text",
-                        ngx_http_upload_store_json_str(&rec->processed))
-                != 0
-             || json_object_del(json, "processed_text") != 0))
-        || ngx_http_upload_store_provider_members(answer) != NGX_OK
-        || json_object_update_missing(json, answer) != 0
-        || ngx_http_upload_store_json_dump(r->pool, json, &out) != NGX_OK)
-    {
-        json_decref(json);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    json_decref(json);
-
-    return ngx_http_upload_store_send_json(r, NGX_HTTP_OK, &out);
+    return NGX_OK;
 }
 
 

@@ -72,6 +72,14 @@ UploadStore::preamble(
         location = /400 {
             return 400 '{"error":{"message":"language \'fr\' is not supported","type":"invalid_request_error","param":"language"}}';
         }
+        location = /plain {
+            default_type text/plain;
+            return 200 "hello world\n";
+        }
+        location = /vtt {
+            default_type text/vtt;
+            return 200 "WEBVTT\n\n00:00.000 --> 00:01.000\nhello world\n";
+        }
         location = /error-null {
             return 200 '{"text":"fine","error":null}';
         }
@@ -915,3 +923,44 @@ Content-Type: audio/wav
 --- store_files
 acme/audio/DAY/upload_ID.wav 50004
 acme/audio/DAY/ID.json like:"status":"failed".*"provider_status":400,.*"error":"provider_refused"
+
+
+
+=== TEST 35: response_format text and vtt: the provider's answer as it came, with its type; the record keeps it
+--- config
+    location = /upload-text {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_plain;
+        upload_store_transcribe_pass response_format;
+    }
+    location = /_plain {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/plain;
+    }
+    location = /upload-vtt {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_vtt;
+        upload_store_transcribe_pass response_format;
+    }
+    location = /_vtt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/vtt;
+    }
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+["POST /upload-text\n--XYZ\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\ntext\r\n--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\nContent-Type: audio/wav\r\n\r\n$::Audio\r\n--XYZ--\r\n",
+ "POST /upload-vtt\n--XYZ\r\nContent-Disposition: form-data; name=\"response_format\"\r\n\r\nvtt\r\n--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\nContent-Type: audio/wav\r\n\r\n$::Audio\r\n--XYZ--\r\n"]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["Content-Type: text/plain", "Content-Type: text/vtt"]
+--- response_body eval
+["hello world\n", "WEBVTT\n\n00:00.000 --> 00:01.000\nhello world\n"]
+--- store_files
+acme/audio/DAY/upload_ID.wav 50004
+acme/audio/DAY/ID.json like:"status":"transcribed".*"text":"hello\sworld\\n"
+acme/audio/DAY/upload_ID.wav 50004
+acme/audio/DAY/ID.json like:"status":"transcribed".*"text":"WEBVTT
