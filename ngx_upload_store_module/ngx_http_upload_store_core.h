@@ -415,6 +415,8 @@ ngx_int_t ngx_http_upload_store_space(ngx_http_upload_store_t *store,
 ngx_int_t ngx_http_upload_store_size_check(ngx_http_upload_store_t *store,
     off_t need, ngx_log_t *log);
 off_t ngx_http_upload_store_available(ngx_http_upload_store_t *store);
+ngx_int_t ngx_http_upload_store_check_access(ngx_cycle_t *cycle,
+    ngx_http_upload_store_t *store);
 ngx_int_t ngx_http_upload_store_each(ngx_cycle_t *cycle,
     ngx_int_t (*handler)(ngx_cycle_t *cycle, ngx_http_upload_store_t *store));
 

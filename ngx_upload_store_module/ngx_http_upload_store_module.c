@@ -427,6 +427,13 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_upload_store_init_process(ngx_cycle_t *cycle)
 {
+    if (ngx_process == NGX_PROCESS_WORKER
+        || ngx_process == NGX_PROCESS_SINGLE)
+    {
+        (void) ngx_http_upload_store_each(cycle,
+                                    ngx_http_upload_store_check_access);
+    }
+
     return ngx_http_upload_store_cleanup_init(cycle);
 }
 

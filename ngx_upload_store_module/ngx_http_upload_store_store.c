@@ -6,6 +6,8 @@
 
 #include "ngx_http_upload_store_core.h"
 
+#include <pwd.h>
+
 
 /*
  * The store as a whole: its configuration (upload_store_path), its shared
@@ -611,6 +613,41 @@ ngx_http_upload_store_each(ngx_cycle_t *cycle,
             return NGX_ERROR;
         }
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * in a worker, as its user: a store it cannot write is said at once, with
+ * the path and the user, rather than by the first upload's 500
+ */
+
+ngx_int_t
+ngx_http_upload_store_check_access(ngx_cycle_t *cycle,
+    ngx_http_upload_store_t *store)
+{
+    char           *path;
+    ngx_err_t       err;
+    struct passwd  *pw;
+
+    path = (char *) store->root.data;
+
+    if (access(path, W_OK|X_OK) == 0) {
+        path = (char *) store->temp_path->name.data;
+
+        if (access(path, W_OK|X_OK) == 0) {
+            return NGX_OK;
+        }
+    }
+
+    err = ngx_errno;
+    pw = getpwuid(geteuid());
+
+    ngx_log_error(NGX_LOG_CRIT, cycle->log, err,
+                  "upload store \"%V\": \"%s\" is not writable by the "
+                  "workers' user \"%s\": uploads will fail",
+                  &store->name, path, pw ? pw->pw_name : "?");
 
     return NGX_OK;
 }

@@ -87,3 +87,4 @@ qr/\[crit\] .*upload store "audio": cleanup could not remove 3 entries, the firs
 acme/audio/2020-01-01/upload_A.wav
 acme/audio/2020-01-01/upload_B.wav
 acme/audio/2020-01-01/A.json
+

@@ -89,3 +89,28 @@ acme/audio/DAY/ID.json
 --- no_error_log
 [alert]
 [emerg]
+
+
+
+=== TEST 2: a store the workers cannot write at startup is said at once, with its path and the user
+--- http_config
+    upload_store_path $TEST_NGINX_UNWRITABLE_DIR/store zone=audio:1m
+                      min_free=0;
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- post_setup_server_root
+main::readonly();
+--- request
+GET /t
+--- response_body
+ok
+--- error_log eval
+qr/\[crit\] .*upload store "audio": ".*\/store" is not writable by the workers' user "[^"]+": uploads will fail/
+--- no_error_log
+[alert]
+[emerg]
+--- store_files
+acme/audio/DAY/upload_ID.wav 5
+acme/audio/DAY/ID.json
