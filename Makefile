@@ -7,6 +7,7 @@
 #   make test             the whole Test::Nginx suite
 #   make test-valgrind    the suite with nginx under valgrind
 #   make test-asan        the suite with the module built with ASan + UBSan
+#   make test-clients     the official OpenAI Node SDK against the module
 #   make style            80 columns, no tabs, no trailing spaces
 #   make fuzz             the multipart parser under libFuzzer (FUZZ_TIME=s)
 #   make soak DURATION=s  good and bad traffic, provider faults, reloads,
@@ -66,6 +67,7 @@ TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
               TEST_NGINX_LOAD_MODULES=$(MODPATH)
 
 .PHONY: all build deps deps-test run test test-valgrind test-asan style \
+        test-clients \
         fuzz soak bench \
         bench-ingest bench-sweep bench-transcribe bench-memory \
         clean
@@ -184,6 +186,13 @@ test-asan: deps deps-test $(ASAN_SO)
 	    echo "test-asan: the sanitizers reported errors" >&2; exit 1; \
 	fi
 	@echo "test-asan: no sanitizer report"
+
+# the OpenAI Node SDK (npm "openai", fetched into build/clients) pointed
+# at the module: strings, objects and APIErrors as its users get them
+
+test-clients: build
+	@command -v npm >/dev/null || $(TOP)/util/deps nodejs npm
+	$(TOP)/util/clients/run $(NGINX) $(MODPATH)
 
 test-valgrind: build deps-test
 ifeq ($(HAVE_TN),yes)
