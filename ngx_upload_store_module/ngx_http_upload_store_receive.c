@@ -18,6 +18,7 @@
  */
 
 
+static ngx_int_t ngx_http_upload_store_options(ngx_http_request_t *r);
 static void ngx_http_upload_store_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_store_commit(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *json);
@@ -51,6 +52,10 @@ ngx_http_upload_store_receive_handler(ngx_http_request_t *r)
     }
 
     store = uslcf->receive->data;
+
+    if (r->method & NGX_HTTP_OPTIONS) {
+        return ngx_http_upload_store_options(r);
+    }
 
     if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_PUT))) {
         return ngx_http_upload_store_not_allowed(r, "POST, PUT");
@@ -154,6 +159,38 @@ ngx_http_upload_store_receive_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/*
+ * OPTIONS: 204 and what is allowed, so that a browser's CORS preflight
+ * gets the headers the location adds (add_header ... always)
+ */
+
+static ngx_int_t
+ngx_http_upload_store_options(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+    ngx_str_t  allow;
+
+    static ngx_str_t  empty = ngx_null_string;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_str_set(&allow, "POST, PUT, OPTIONS");
+
+    if (ngx_http_upload_store_add_header(r, "Allow", &allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->header_only = 1;
+
+    return ngx_http_upload_store_send(r, NGX_HTTP_NO_CONTENT, &empty,
+                                      &empty);
 }
 
 

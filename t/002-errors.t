@@ -595,3 +595,25 @@ acme/audio/DAY/upload_ID.wav 4
 acme/audio/DAY/ID.json
 acme/audio/DAY/upload_ID.m4a 4
 acme/audio/DAY/ID.json
+
+
+
+=== TEST 38: OPTIONS (a CORS preflight): 204 with Allow, and the location's own headers
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer $http_x_customer;
+        add_header Access-Control-Allow-Origin "https://app.example" always;
+        add_header Access-Control-Allow-Headers "X-Customer, Content-Type" always;
+    }
+--- request
+OPTIONS /upload
+--- more_headers
+Origin: https://app.example
+Access-Control-Request-Method: POST
+--- error_code: 204
+--- response_headers
+Allow: POST, PUT, OPTIONS
+Access-Control-Allow-Origin: https://app.example
+Access-Control-Allow-Headers: X-Customer, Content-Type
+--- response_body
