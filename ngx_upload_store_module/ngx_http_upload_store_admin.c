@@ -9,18 +9,20 @@
 
 /*
  * upload_store_admin: the store's statistics as JSON or Prometheus text
- * (both written from the table in ngx_http_upload_store_stats.c), its
+ * (both written from the table in ngx_http_upload_store_metrics.c), its
  * health, and a cleanup run on demand
  */
 
 
-#define NGX_HTTP_UPLOAD_STORE_WAIT_POLL  10        /* ms */
+/* a run in this worker wakes its waiters; one in another is seen so */
+#define NGX_HTTP_UPLOAD_STORE_WAIT_POLL  100       /* ms */
 #define NGX_HTTP_UPLOAD_STORE_WAIT_MAX   600000    /* ms */
 
 
 typedef struct {
     ngx_http_request_t             *request;
     ngx_event_t                     event;
+    ngx_http_upload_store_waiter_t  waiter;
     ngx_atomic_uint_t               seq;         /* the run waited for */
     ngx_msec_t                      start;
 } ngx_http_upload_store_wait_t;
@@ -203,6 +205,9 @@ ngx_http_upload_store_admin_cleanup(ngx_http_request_t *r,
     cln->handler = ngx_http_upload_store_admin_wait_cleanup;
     cln->data = wait;
 
+    wait->waiter.event = &wait->event;
+    ngx_http_upload_store_cleanup_wait(store, &wait->waiter);
+
     ngx_add_timer(&wait->event, NGX_HTTP_UPLOAD_STORE_WAIT_POLL);
 
     /* a client that goes away ends the wait */
@@ -251,6 +256,7 @@ ngx_http_upload_store_admin_poll(ngx_event_t *ev)
         }
 
         if (ngx_current_msec - wait->start < NGX_HTTP_UPLOAD_STORE_WAIT_MAX) {
+            ngx_http_upload_store_cleanup_wait(ctx->store, &wait->waiter);
             ngx_add_timer(ev, NGX_HTTP_UPLOAD_STORE_WAIT_POLL);
             return;
         }
@@ -284,8 +290,14 @@ ngx_http_upload_store_admin_wait_cleanup(void *data)
 {
     ngx_http_upload_store_wait_t  *wait = data;
 
+    ngx_http_upload_store_cleanup_unwait(&wait->waiter);
+
     if (wait->event.timer_set) {
         ngx_del_timer(&wait->event);
+    }
+
+    if (wait->event.posted) {
+        ngx_delete_posted_event(&wait->event);
     }
 }
 

@@ -54,6 +54,8 @@ typedef struct {
     ngx_int_t                       rc;          /* the thread's slice */
 #endif
 
+    ngx_queue_t                     waiters;     /* of ..._waiter_t */
+
     unsigned                        running:1;
 } ngx_http_upload_store_cleanup_t;
 
@@ -73,6 +75,8 @@ static void ngx_http_upload_store_cleanup_thread_done(ngx_event_t *ev);
 #endif
 static ngx_uint_t ngx_http_upload_store_expired(
     ngx_http_upload_store_walk_t *walk, ngx_http_upload_store_entry_t *e);
+static void ngx_http_upload_store_cleanup_wake(
+    ngx_http_upload_store_cleanup_t *clean);
 static void ngx_http_upload_store_cleanup_finish(
     ngx_http_upload_store_cleanup_t *clean);
 static void ngx_http_upload_store_cleanup_close(
@@ -133,6 +137,8 @@ ngx_http_upload_store_cleanup_start_timer(ngx_cycle_t *cycle,
         clean->task->event.log = cycle->log;
     }
 #endif
+
+    ngx_queue_init(&clean->waiters);
 
     store->cleanup = clean;
 
@@ -468,6 +474,8 @@ ngx_http_upload_store_cleanup_finish(ngx_http_upload_store_cleanup_t *clean)
     ngx_http_upload_store_stats_cleanup(store, run, 1);
 
     (void) ngx_atomic_cmp_set(&store->sh->owner, ngx_pid, 0);
+
+    ngx_http_upload_store_cleanup_wake(clean);
 }
 
 
@@ -502,6 +510,57 @@ ngx_http_upload_store_cleanup_close(ngx_http_upload_store_cleanup_t *clean)
                       "%uA entries, the worker is exiting",
                       &store->name, clean->walk.run.seq,
                       clean->walk.run.scanned);
+    }
+
+    ngx_http_upload_store_cleanup_wake(clean);
+}
+
+
+/*
+ * a request of this worker waits for a run's end: woken when a run of
+ * this worker ends (one of another worker's is seen by its own timer)
+ */
+
+void
+ngx_http_upload_store_cleanup_wait(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_waiter_t *waiter)
+{
+    ngx_http_upload_store_cleanup_t  *clean;
+
+    clean = store->cleanup;
+
+    if (clean == NULL || waiter->queue.next != NULL) {
+        return;
+    }
+
+    ngx_queue_insert_tail(&clean->waiters, &waiter->queue);
+}
+
+
+void
+ngx_http_upload_store_cleanup_unwait(ngx_http_upload_store_waiter_t *waiter)
+{
+    if (waiter->queue.next != NULL) {
+        ngx_queue_remove(&waiter->queue);
+        waiter->queue.next = NULL;
+    }
+}
+
+
+static void
+ngx_http_upload_store_cleanup_wake(ngx_http_upload_store_cleanup_t *clean)
+{
+    ngx_queue_t                     *q;
+    ngx_http_upload_store_waiter_t  *waiter;
+
+    while (!ngx_queue_empty(&clean->waiters)) {
+        q = ngx_queue_head(&clean->waiters);
+        waiter = ngx_queue_data(q, ngx_http_upload_store_waiter_t, queue);
+
+        ngx_queue_remove(q);
+        waiter->queue.next = NULL;
+
+        ngx_post_event(waiter->event, &ngx_posted_events);
     }
 }
 

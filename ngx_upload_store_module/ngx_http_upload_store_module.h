@@ -163,6 +163,14 @@ struct ngx_http_upload_store_transcription_s {
 };
 
 
+/* a request waiting for the end of a cleanup run, woken by the run */
+
+typedef struct {
+    ngx_queue_t                     queue;       /* next NULL: not queued */
+    ngx_event_t                    *event;
+} ngx_http_upload_store_waiter_t;
+
+
 /* HTTP helpers */
 
 ngx_http_upload_store_ctx_t *ngx_http_upload_store_get_ctx(
@@ -235,6 +243,10 @@ ngx_int_t ngx_http_upload_store_cleanup_init(ngx_cycle_t *cycle);
 void ngx_http_upload_store_cleanup_exit(ngx_cycle_t *cycle);
 ngx_atomic_uint_t ngx_http_upload_store_cleanup_now(
     ngx_http_upload_store_t *store);
+void ngx_http_upload_store_cleanup_wait(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_waiter_t *waiter);
+void ngx_http_upload_store_cleanup_unwait(
+    ngx_http_upload_store_waiter_t *waiter);
 
 ngx_int_t ngx_http_upload_store_add_variables(ngx_conf_t *cf);
 
