@@ -338,6 +338,8 @@ ngx_int_t ngx_http_upload_store_parse_id(u_char *id, size_t len,
 void ngx_http_upload_store_suffix(ngx_str_t *filename,
     ngx_str_t *content_type, ngx_str_t *suffix);
 void ngx_http_upload_store_type_of(ngx_str_t *filename, ngx_str_t *type);
+void ngx_http_upload_store_type_of_bytes(u_char *p, size_t len,
+    ngx_str_t *type);
 ngx_int_t ngx_http_upload_store_file_name(ngx_pool_t *pool,
     ngx_http_upload_store_record_t *rec, ngx_str_t *prefix);
 ngx_int_t ngx_http_upload_store_valid_file(ngx_str_t *name);

@@ -17,6 +17,9 @@
  */
 
 
+static ngx_uint_t ngx_http_upload_store_generic(ngx_str_t *type);
+
+
 /*
  * customer and category, from upload_store_customer and
  * upload_store_category: NGX_OK, or 403 when there is no customer
@@ -164,12 +167,9 @@ ngx_int_t
 ngx_http_upload_store_set_type(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *value)
 {
-    u_char                            *p, *last, *slash;
-    ngx_str_t                         *type, ct;
-    ngx_uint_t                         i;
-    ngx_array_t                       *types;
-    ngx_http_upload_store_record_t    *rec;
-    ngx_http_upload_store_loc_conf_t  *uslcf;
+    u_char                          *p, *last, *slash;
+    ngx_str_t                        ct;
+    ngx_http_upload_store_record_t  *rec;
 
     rec = &ctx->record;
     ngx_str_null(&rec->content_type);
@@ -218,14 +218,72 @@ ngx_http_upload_store_set_type(ngx_http_request_t *r,
      * name's extension tells, when it is a known audio or video one
      */
 
-    if (rec->content_type.len == 0
-        || (rec->content_type.len == sizeof("application/octet-stream") - 1
-            && ngx_strncmp(rec->content_type.data, "application/octet-stream",
-                           rec->content_type.len)
-               == 0))
-    {
+    if (ngx_http_upload_store_generic(&rec->content_type)) {
         ngx_http_upload_store_type_of(&rec->filename, &rec->content_type);
     }
+
+    /* still none: the first bytes of the audio will tell */
+
+    if (ngx_http_upload_store_generic(&rec->content_type)) {
+        ctx->sniff = 1;
+        return NGX_OK;
+    }
+
+    return ngx_http_upload_store_check_type(r, ctx);
+}
+
+
+/*
+ * a type that says nothing of the audio: none, application/octet-stream
+ * (curl -F, curl -T), application/x-www-form-urlencoded (curl
+ * --data-binary)
+ */
+
+static ngx_uint_t
+ngx_http_upload_store_generic(ngx_str_t *type)
+{
+    return type->len == 0
+           || (type->len == sizeof("application/octet-stream") - 1
+               && ngx_strncmp(type->data, "application/octet-stream",
+                              type->len)
+                  == 0)
+           || (type->len == sizeof("application/x-www-form-urlencoded") - 1
+               && ngx_strncmp(type->data, "application/x-www-form-urlencoded",
+                              type->len)
+                  == 0);
+}
+
+
+/*
+ * the type from the audio's first bytes, when the client gave none that
+ * says anything; then checked as a declared one
+ */
+
+ngx_int_t
+ngx_http_upload_store_sniff(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, u_char *p, size_t len)
+{
+    ctx->sniff = 0;
+
+    ngx_http_upload_store_type_of_bytes(p, len, &ctx->record.content_type);
+
+    return ngx_http_upload_store_check_type(r, ctx);
+}
+
+
+/* the suffix the type gives, and the type against upload_store_types */
+
+ngx_int_t
+ngx_http_upload_store_check_type(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    ngx_str_t                         *type, ct;
+    ngx_uint_t                         i;
+    ngx_array_t                       *types;
+    ngx_http_upload_store_record_t    *rec;
+    ngx_http_upload_store_loc_conf_t  *uslcf;
+
+    rec = &ctx->record;
 
     ngx_http_upload_store_suffix(&rec->filename, &rec->content_type,
                                  &rec->suffix);

@@ -326,6 +326,61 @@ ngx_http_upload_store_type_of(ngx_str_t *filename, ngx_str_t *type)
 }
 
 
+/*
+ * the type of the common audio containers, from their first bytes; left
+ * alone for anything else
+ */
+
+void
+ngx_http_upload_store_type_of_bytes(u_char *p, size_t len, ngx_str_t *type)
+{
+    if (len >= 12 && ngx_strncmp(p, "RIFF", 4) == 0
+        && ngx_strncmp(p + 8, "WAVE", 4) == 0)
+    {
+        ngx_str_set(type, "audio/wav");
+
+    } else if (len >= 4 && ngx_strncmp(p, "OggS", 4) == 0) {
+        ngx_str_set(type, "audio/ogg");
+
+    } else if (len >= 4 && ngx_strncmp(p, "fLaC", 4) == 0) {
+        ngx_str_set(type, "audio/flac");
+
+    } else if (len >= 12 && ngx_strncmp(p + 4, "ftyp", 4) == 0) {
+
+        /* an MPEG-4 file: audio when its brand says so */
+
+        if (ngx_strncmp(p + 8, "M4A", 3) == 0
+            || ngx_strncmp(p + 8, "M4B", 3) == 0)
+        {
+            ngx_str_set(type, "audio/mp4");
+
+        } else {
+            ngx_str_set(type, "video/mp4");
+        }
+
+    } else if (len >= 4 && p[0] == 0x1a && p[1] == 0x45 && p[2] == 0xdf
+               && p[3] == 0xa3)
+    {
+        ngx_str_set(type, "audio/webm");           /* EBML: WebM, MKV */
+
+    } else if (len >= 3 && ngx_strncmp(p, "ID3", 3) == 0) {
+        ngx_str_set(type, "audio/mpeg");
+
+    } else if (len >= 2 && p[0] == 0xff && (p[1] & 0xf6) == 0xf0) {
+        ngx_str_set(type, "audio/aac");            /* ADTS */
+
+    } else if (len >= 2 && p[0] == 0xff && (p[1] & 0xe0) == 0xe0) {
+        ngx_str_set(type, "audio/mpeg");           /* an MPEG frame */
+
+    } else if (len >= 5 && ngx_strncmp(p, "#!AMR", 5) == 0) {
+        ngx_str_set(type, "audio/amr");
+
+    } else if (len >= 4 && ngx_strncmp(p, "caff", 4) == 0) {
+        ngx_str_set(type, "audio/x-caf");
+    }
+}
+
+
 /* what follows the file name's last dot, empty when there is none */
 
 static void

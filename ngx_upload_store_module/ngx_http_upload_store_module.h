@@ -134,6 +134,7 @@ struct ngx_http_upload_store_ctx_s {
     unsigned                        error_sent:1;
     unsigned                        linger:1;    /* refused mid-body */
     unsigned                        body_locked:1;
+    unsigned                        sniff:1;     /* type from the bytes */
 };
 
 
@@ -205,6 +206,10 @@ ngx_int_t ngx_http_upload_store_set_type(ngx_http_request_t *r,
 ngx_int_t ngx_http_upload_store_set_filename(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, u_char *name, size_t len);
 ngx_int_t ngx_http_upload_store_set_raw(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
+ngx_int_t ngx_http_upload_store_sniff(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, u_char *p, size_t len);
+ngx_int_t ngx_http_upload_store_check_type(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 
 /* features */

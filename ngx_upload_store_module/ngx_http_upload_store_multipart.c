@@ -430,12 +430,22 @@ ngx_http_upload_store_multipart_data(void *data, const u_char *p,
 
     u_char                            *v;
     size_t                             size;
+    ngx_int_t                          rc;
     ngx_buf_t                         *b;
     ngx_chain_t                       *cl;
     ngx_keyval_t                      *f;
     ngx_http_upload_store_loc_conf_t  *uslcf;
 
     if (m->in_file) {
+
+        if (m->ctx->sniff) {
+            rc = ngx_http_upload_store_sniff(m->request, m->ctx, (u_char *) p,
+                                             len);
+            if (rc != NGX_OK) {
+                m->status = rc;
+                return NGX_HTTP_UPLOAD_STORE_MP_REFUSED;
+            }
+        }
 
         if (p >= m->in_start && p + len <= m->in_end) {
 

@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_upload_store_checksum_init(ngx_http_request_t *r,
 static void ngx_http_upload_store_checksum_cleanup(void *data);
 static ngx_int_t ngx_http_upload_store_checksum(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *out);
+static ngx_int_t ngx_http_upload_store_sniff_raw(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_upload_store_request_body_filter(
     ngx_http_request_t *r, ngx_chain_t *in);
 
@@ -235,6 +237,18 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    /* no byte told the type: checked as it is */
+
+    if (ctx->sniff) {
+        ctx->sniff = 0;
+
+        rc = ngx_http_upload_store_check_type(r, ctx);
+        if (rc != NGX_OK) {
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+    }
+
     /* a chunked body: its size is known only now */
 
     rc = ngx_http_upload_store_size_check(store, rec->bytes,
@@ -430,6 +444,25 @@ failed:
 }
 
 
+/* a raw body's type, from its first bytes */
+
+static ngx_int_t
+ngx_http_upload_store_sniff_raw(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *in)
+{
+    ngx_chain_t  *cl;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (cl->buf->last > cl->buf->pos) {
+            return ngx_http_upload_store_sniff(r, ctx, cl->buf->pos,
+                                             cl->buf->last - cl->buf->pos);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * sits before nginx's save filter: a failed write of the body turns
  * into 507 when the store's disk is full
@@ -467,6 +500,12 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
 
     if (ctx->multipart) {
         rc = ngx_http_upload_store_multipart_filter(r, ctx, in, &out);
+        if (rc != NGX_OK) {
+            goto refused;
+        }
+
+    } else if (ctx->sniff) {
+        rc = ngx_http_upload_store_sniff_raw(r, ctx, in);
         if (rc != NGX_OK) {
             goto refused;
         }

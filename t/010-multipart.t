@@ -10,6 +10,9 @@ our $Audio = "RIFF\x24\x00\x00\x00WAVEfmt \r\n--XYz\r\n-\r\n--XY\0\n--X\xff"
              . CORE::join('', map { chr(($_ * 13 + 7) % 256) } 1 .. 299);
 our $Sum = UploadStore::sha256($::Audio);
 
+# samples with no container: nothing in their first bytes tells a type
+our $Pcm = CORE::join('', map { chr(($_ * 7 + 3) % 128) } 1 .. 300);
+
 sub form {
     my ($boundary, $eol, @parts) = @_;
     my $body = '';
@@ -183,7 +186,7 @@ acme/audio/DAY/ID.json = body"
 
 
 
-=== TEST 7: a part without Content-Type, where any type is allowed: no suffix, since no type gives one
+=== TEST 7: a part without Content-Type, where any type is allowed: no suffix, since neither a type nor the bytes give one
 --- config
     location /upload {
         upload_store_receive audio;
@@ -193,12 +196,12 @@ acme/audio/DAY/ID.json = body"
 Content-Type: multipart/form-data; boundary=XYZ
 --- request eval
 "POST /upload\n" . ::form('XYZ', "\r\n", ::file_part('file', 'raw.pcm')
-                        => $::Audio)
+                        => $::Pcm)
 --- error_code: 201
 --- response_body_like chomp
 "filename":"raw\.pcm","content_type":null,.*"file":"upload_[0-9A-Z]{26}"
 --- store_files eval
-"acme/audio/DAY/upload_ID sha256:$::Sum
+"acme/audio/DAY/upload_ID sha256:" . UploadStore::sha256($::Pcm) . "
 acme/audio/DAY/ID.json = body"
 
 
@@ -208,7 +211,7 @@ acme/audio/DAY/ID.json = body"
 Content-Type: multipart/form-data; boundary=XYZ
 --- request eval
 "POST /upload\n" . ::form('XYZ', "\r\n", ::file_part('file', 'raw.pcm')
-                        => $::Audio)
+                        => $::Pcm)
 --- error_code: 415
 --- response_body
 {"error":{"status":415,"code":"type_not_allowed","message":"a valid Content-Type is required","type":"invalid_request_error"}}
@@ -584,7 +587,7 @@ acme/audio/DAY/ID.json = body"
 Content-Type: multipart/form-data; boundary=XYZ
 --- request eval
 "POST /upload\n" . ::form('XYZ', "\r\n", ::file_part('file', 'x.bin',
-                          'application/octet-stream') => $::Audio)
+                          'application/octet-stream') => $::Pcm)
 --- error_code: 415
 --- response_body
 {"error":{"status":415,"code":"type_not_allowed","message":"content type \"application/octet-stream\" is not allowed","type":"invalid_request_error"}}
@@ -653,3 +656,41 @@ Content-Type: multipart/form-data; boundary=XYZ
 { "/error/code" => "field_too_large",
   "/error/message" => 'field "prompt" is longer than 16384 bytes' }
 --- store_files
+
+
+
+=== TEST 37: no useful type (none, or curl's octet-stream): the audio's first bytes tell it, as they tell the provider
+--- config
+    location /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_types audio/*;
+    }
+--- more_headers eval
+["Content-Type: multipart/form-data; boundary=XYZ",
+ "Content-Type: multipart/form-data; boundary=XYZ",
+ "Content-Type: application/x-www-form-urlencoded",
+ ""]
+--- request eval
+["POST /upload\n" . ::form('XYZ', "\r\n", ::file_part('file', 'rec')
+                          => $::Audio),
+ "POST /upload\n" . ::form('XYZ', "\r\n", ::file_part('file', 'blob',
+                          'application/octet-stream') => "OggS\0\2" . $::Pcm),
+ "POST /upload\nID3\3\0" . $::Pcm,
+ "PUT /upload\nfLaC\0\0\0\x22" . $::Pcm]
+--- error_code eval
+[201, 201, 201, 201]
+--- response_json eval
+[{ "/content_type" => "audio/wav", "/file" => qr/\.wav$/ },
+ { "/content_type" => "audio/ogg", "/file" => qr/\.ogg$/ },
+ { "/content_type" => "audio/mpeg", "/file" => qr/\.mp3$/ },
+ { "/content_type" => "audio/flac", "/file" => qr/\.flac$/ }]
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav sha256:$::Sum
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.ogg 306
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.mp3 305
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.flac 308
+acme/audio/DAY/ID.json"
