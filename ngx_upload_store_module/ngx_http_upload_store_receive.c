@@ -291,8 +291,12 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
                    &rec->customer, &rec->path, rec->bytes);
 
     if (uslcf->transcribe != NULL) {
-        if (ngx_http_upload_store_transcribe(r, ctx) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        rc = ngx_http_upload_store_transcribe(r, ctx);
+
+        if (rc != NGX_OK) {
+            ngx_http_finalize_request(r, rc == NGX_ERROR
+                                         ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                                         : rc);
             return;
         }
 

@@ -47,7 +47,10 @@ static json_t *ngx_http_upload_store_json_pointer(json_t *root,
     ngx_str_t *pointer);
 
 
-/* NGX_OK: the subrequest runs, the client is answered when it is done */
+/*
+ * NGX_OK: the subrequest runs, the client is answered when it is done;
+ * else NGX_ERROR, or the status to answer with
+ */
 
 ngx_int_t
 ngx_http_upload_store_transcribe(ngx_http_request_t *r,
@@ -62,6 +65,26 @@ ngx_http_upload_store_transcribe(ngx_http_request_t *r,
     ngx_http_post_subrequest_t             *ps;
     ngx_http_upload_store_loc_conf_t       *uslcf;
     ngx_http_upload_store_transcription_t  *t;
+
+    /* an OpenAI client asking for a stream of events: not one of JSON */
+
+    ngx_str_set(&uri, "stream");
+
+    if (ctx->multipart != NULL
+        && ngx_http_upload_store_multipart_field(ctx, &uri, &args) == NGX_OK
+        && args.len == 4 && ngx_strncmp(args.data, "true", 4) == 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store: customer \"%V\" asked for a stream, "
+                      "id %*s", &ctx->record.customer,
+                      (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, ctx->record.id);
+
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "stream_not_supported",
+                                               "streamed transcriptions are "
+                                               "not supported, send "
+                                               "stream=false");
+    }
 
     uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
     store = ctx->store;

@@ -964,3 +964,30 @@ acme/audio/DAY/upload_ID.wav 50004
 acme/audio/DAY/ID.json like:"status":"transcribed".*"text":"hello\sworld\\n"
 acme/audio/DAY/upload_ID.wav 50004
 acme/audio/DAY/ID.json like:"status":"transcribed".*"text":"WEBVTT
+
+
+
+=== TEST 36: stream=true (an event stream): a clear 400, the upload kept for a retry
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+        upload_store_transcribe_pass response_format;
+    }
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/openai;
+    }
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+"POST /upload\n--XYZ\r\nContent-Disposition: form-data; name=\"stream\"\r\n\r\ntrue\r\n--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.wav\"\r\nContent-Type: audio/wav\r\n\r\n$::Audio\r\n--XYZ--\r\n"
+--- error_code: 400
+--- response_json eval
+{ "/error/code" => "stream_not_supported",
+  "/error/message" => "streamed transcriptions are not supported, send stream=false",
+  "/error/id" => qr/^[0-9A-Z]{26}$/ }
+--- store_files
+acme/audio/DAY/upload_ID.wav 50004
+acme/audio/DAY/ID.json like:"status":"stored"
