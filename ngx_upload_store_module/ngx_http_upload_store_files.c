@@ -222,6 +222,15 @@ ngx_http_upload_store_files_open(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+#if (NGX_HAVE_OPENAT)
+
+    /* no link below the store's root is followed, whatever the location */
+
+    of->disable_symlinks = NGX_DISABLE_SYMLINKS_ON;
+    of->disable_symlinks_from = ctx->store->root.len;
+
+#endif
+
     if (ngx_open_cached_file(clcf->open_file_cache, path, of, r->pool)
         != NGX_OK)
     {

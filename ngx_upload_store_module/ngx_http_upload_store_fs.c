@@ -26,9 +26,12 @@ static ngx_int_t ngx_http_upload_store_fs_open(
 static ngx_int_t ngx_http_upload_store_fs_load(
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
     ngx_str_t *raw, ngx_pool_t *pool, ngx_log_t *log);
-static ngx_int_t ngx_http_upload_store_fs_read(
+static ngx_int_t ngx_http_upload_store_fs_read(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_str_t *raw, ngx_pool_t *pool,
     ngx_log_t *log);
+static ngx_fd_t ngx_http_upload_store_fs_openat(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
+    ngx_str_t *path, int flags, ngx_log_t *log);
 static ngx_int_t ngx_http_upload_store_fs_save(
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
     ngx_pool_t *pool, ngx_log_t *log);
@@ -40,8 +43,10 @@ static ngx_int_t ngx_http_upload_store_fs_space(
 static ngx_int_t ngx_http_upload_store_write_file(ngx_str_t *name,
     ngx_str_t *data, ngx_uint_t access, ngx_log_t *log);
 static void ngx_http_upload_store_keep_temp(ngx_pool_t *pool, ngx_fd_t fd);
-static void ngx_http_upload_store_customer_dir(
-    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec);
+static ngx_int_t ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_uint_t create, int *day,
+    ngx_log_t *log);
+static u_char *ngx_http_upload_store_fs_name(ngx_str_t *path);
 
 
 ngx_http_upload_store_backend_t  ngx_http_upload_store_fs_backend = {
@@ -69,10 +74,11 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_temp_file_t *tf,
     ngx_str_t *json, ngx_log_t *log)
 {
-    ngx_err_t              err;
-    ngx_uint_t             n;
-    ngx_str_t              temp;
-    ngx_ext_rename_file_t  ext;
+    int         day;
+    ngx_err_t   err;
+    ngx_int_t   rc;
+    ngx_uint_t  n;
+    ngx_str_t   temp;
 
     if (ngx_http_upload_store_temp_record(tf->pool, store, rec, &temp)
         != NGX_OK)
@@ -87,53 +93,74 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
         return NGX_ERROR;
     }
 
-    ext.access = store->access;
-    ext.path_access = store->access;
-    ext.time = -1;
-    ext.create_path = 1;
-    ext.delete_file = 0;
-    ext.log = log;
+    /* the exact mode, whatever the umask */
 
-    ngx_http_upload_store_customer_dir(store, rec);
+    if (fchmod(tf->file.fd, store->access) == -1) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      "fchmod() \"%V\" failed", &tf->file.name);
+        goto failed;
+    }
 
     /* a cleanup run may remove the directories just made: made again */
 
-    for (n = 0; ngx_ext_rename_file(&tf->file.name, &rec->path, &ext)
-                != NGX_OK;
-         n++)
-    {
+    for (n = 0; /* void */; n++) {
+
+        rc = ngx_http_upload_store_fs_day(store, rec, 1, &day, log);
+
+        if (rc != NGX_OK) {
+            err = ngx_errno;
+            goto failed;
+        }
+
+        if (renameat(AT_FDCWD, (char *) tf->file.name.data, day,
+                     (char *) ngx_http_upload_store_fs_name(&rec->path))
+            == 0)
+        {
+            break;
+        }
+
         err = ngx_errno;
+        (void) close(day);
 
         if (err != NGX_ENOENT || n == 2) {
-            (void) ngx_delete_file(temp.data);
-            ngx_set_errno(err);
-            return NGX_ERROR;
+            ngx_log_error(NGX_LOG_CRIT, log, err,
+                          "renameat() \"%V\" to \"%V\" failed",
+                          &tf->file.name, &rec->path);
+            goto failed;
         }
     }
 
     ngx_http_upload_store_keep_temp(tf->pool, tf->file.fd);
 
-    if (ngx_rename_file(temp.data, rec->record_path.data) == NGX_FILE_ERROR)
+    if (renameat(AT_FDCWD, (char *) temp.data, day,
+                 (char *) ngx_http_upload_store_fs_name(&rec->record_path))
+        == -1)
     {
         err = ngx_errno;
 
         ngx_log_error(NGX_LOG_CRIT, log, err,
-                      ngx_rename_file_n " \"%s\" to \"%s\" failed "
+                      "renameat() \"%s\" to \"%s\" failed "
                       "(customer \"%V\", id %*s)",
                       temp.data, rec->record_path.data, &rec->customer,
                       (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id);
 
         (void) ngx_delete_file(temp.data);
 
-        if (ngx_delete_file(rec->path.data) == NGX_FILE_ERROR) {
+        if (unlinkat(day, (char *) ngx_http_upload_store_fs_name(&rec->path),
+                     0)
+            == -1)
+        {
             ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                          ngx_delete_file_n " \"%s\" failed",
-                          rec->path.data);
+                          "unlinkat() \"%s\" failed", rec->path.data);
         }
 
+        (void) close(day);
         ngx_set_errno(err);
         return NGX_ERROR;
     }
+
+    (void) close(day);
 
     rec->record_bytes = json->len;
 
@@ -142,6 +169,164 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
     store->avail -= rec->bytes + (off_t) json->len;
 
     return NGX_OK;
+
+failed:
+
+    (void) ngx_delete_file(temp.data);
+    ngx_set_errno(err);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * the directory of rec's day, opened from the root without following any
+ * link below it (a link planted as a customer's directory leads nowhere);
+ * made when "create" is set, the customer counted by the worker that
+ * makes its directory.  NGX_DECLINED: not there, or not a directory of
+ * the store's; NGX_ERROR: errno set
+ */
+
+static ngx_int_t
+ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_uint_t create, int *day,
+    ngx_log_t *log)
+{
+    int         fd, next;
+    u_char     *p, *end, name[NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1];
+    size_t      len;
+    ngx_err_t   err;
+    ngx_uint_t  level;
+
+    /* the root may be a link the operator made: it is followed */
+
+    fd = open((char *) store->root.data, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+    if (fd == -1) {
+        return NGX_ERROR;
+    }
+
+    p = rec->record_path.data + store->root.len + 1;
+
+    for (level = 0; level < 3; level++) {
+
+        end = ngx_strlchr(p, rec->record_path.data + rec->record_path.len,
+                          '/');
+
+        len = end ? (size_t) (end - p) : 0;
+
+        if (len == 0 || len > NGX_HTTP_UPLOAD_STORE_NAME_MAX) {
+            (void) close(fd);
+            ngx_set_errno(NGX_EINVAL);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(name, p, len);
+        name[len] = '\0';
+        p = end + 1;
+
+        next = openat(fd, (char *) name,
+                      O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+
+        if (next == -1 && ngx_errno == NGX_ENOENT && create) {
+
+            if (mkdirat(fd, (char *) name, ngx_dir_access(store->access))
+                == 0)
+            {
+                if (level == 0) {
+                    ngx_http_upload_store_stats_customer(store, 1);
+                }
+
+            } else if (ngx_errno != NGX_EEXIST) {
+                err = ngx_errno;
+                ngx_log_error(NGX_LOG_CRIT, log, err,
+                              "mkdirat() \"%s\" failed (customer \"%V\", "
+                              "for \"%V\")", name, &rec->customer,
+                              &rec->record_path);
+                (void) close(fd);
+                ngx_set_errno(err);
+                return NGX_ERROR;
+            }
+
+            next = openat(fd, (char *) name,
+                          O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        }
+
+        err = ngx_errno;
+        (void) close(fd);
+
+        if (next == -1) {
+            ngx_set_errno(err);
+
+            if (err == NGX_ENOENT || err == NGX_ENOTDIR || err == NGX_ELOOP)
+            {
+                if (create) {
+                    ngx_log_error(NGX_LOG_CRIT, log, err,
+                                  "openat() \"%s\" under \"%V\" failed "
+                                  "(customer \"%V\")", name, &store->root,
+                                  &rec->customer);
+                    return NGX_ERROR;
+                }
+
+                return NGX_DECLINED;
+            }
+
+            return NGX_ERROR;
+        }
+
+        fd = next;
+    }
+
+    *day = fd;
+
+    return NGX_OK;
+}
+
+
+/*
+ * a file of rec's day directory, opened without following a link on the
+ * way, nor as the file itself; NGX_INVALID_FILE with errno set
+ */
+
+static ngx_fd_t
+ngx_http_upload_store_fs_openat(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_str_t *path, int flags,
+    ngx_log_t *log)
+{
+    int        day, fd;
+    ngx_err_t  err;
+    ngx_int_t  rc;
+
+    rc = ngx_http_upload_store_fs_day(store, rec, 0, &day, log);
+
+    if (rc != NGX_OK) {
+        return NGX_INVALID_FILE;
+    }
+
+    fd = openat(day, (char *) ngx_http_upload_store_fs_name(path),
+                flags|O_NOFOLLOW|O_CLOEXEC);
+
+    err = ngx_errno;
+    (void) close(day);
+    ngx_set_errno(err);
+
+    return fd;
+}
+
+
+/* the last component of a path */
+
+static u_char *
+ngx_http_upload_store_fs_name(ngx_str_t *path)
+{
+    u_char  *p;
+
+    for (p = path->data + path->len; p > path->data; p--) {
+        if (p[-1] == '/') {
+            break;
+        }
+    }
+
+    return p;
 }
 
 
@@ -149,8 +334,8 @@ static ngx_int_t
 ngx_http_upload_store_fs_open(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_file_t *file, ngx_log_t *log)
 {
-    file->fd = ngx_open_file(rec->path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
-                             0);
+    file->fd = ngx_http_upload_store_fs_openat(store, rec, &rec->path,
+                                               O_RDONLY, log);
 
     if (file->fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
@@ -183,7 +368,7 @@ ngx_http_upload_store_fs_load(ngx_http_upload_store_t *store,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_upload_store_fs_read(rec, raw, pool, log);
+    rc = ngx_http_upload_store_fs_read(store, rec, raw, pool, log);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -205,8 +390,9 @@ ngx_http_upload_store_fs_load(ngx_http_upload_store_t *store,
 /* a record file, whole, of a sane size; codes as fs_load()'s */
 
 static ngx_int_t
-ngx_http_upload_store_fs_read(ngx_http_upload_store_record_t *rec,
-    ngx_str_t *raw, ngx_pool_t *pool, ngx_log_t *log)
+ngx_http_upload_store_fs_read(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_str_t *raw, ngx_pool_t *pool,
+    ngx_log_t *log)
 {
     ssize_t           n;
     ngx_fd_t          fd;
@@ -216,9 +402,8 @@ ngx_http_upload_store_fs_read(ngx_http_upload_store_record_t *rec,
 
     path = &rec->record_path;
 
-    fd = ngx_open_file(path->data,
-                       NGX_FILE_RDONLY|NGX_FILE_NONBLOCK|O_NOFOLLOW,
-                       NGX_FILE_OPEN, 0);
+    fd = ngx_http_upload_store_fs_openat(store, rec, path,
+                                         O_RDONLY|O_NONBLOCK, log);
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;
@@ -303,18 +488,35 @@ static ngx_int_t
 ngx_http_upload_store_fs_save(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_log_t *log)
 {
-    ngx_err_t        err;
-    ngx_str_t        json, temp;
-    ngx_file_info_t  fi;
+    int           day;
+    u_char       *name;
+    ngx_err_t     err;
+    ngx_int_t     rc;
+    ngx_str_t     json, temp;
+    struct stat   st;
 
-    if (ngx_file_info(rec->record_path.data, &fi) == NGX_FILE_ERROR
-        && ngx_errno == NGX_ENOENT)
+    rc = ngx_http_upload_store_fs_day(store, rec, 0, &day, log);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    name = ngx_http_upload_store_fs_name(&rec->record_path);
+
+    if (rc == NGX_DECLINED
+        || (fstatat(day, (char *) name, &st, AT_SYMLINK_NOFOLLOW) == -1
+            && ngx_errno == NGX_ENOENT))
     {
         ngx_log_error(NGX_LOG_INFO, log, 0,
                       "upload store: id %*s of customer \"%V\" was deleted "
                       "during its transcription, \"%V\" not written again",
                       (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id,
                       &rec->customer, &rec->record_path);
+
+        if (rc == NGX_OK) {
+            (void) close(day);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -322,6 +524,7 @@ ngx_http_upload_store_fs_save(ngx_http_upload_store_t *store,
         || ngx_http_upload_store_temp_record(pool, store, rec, &temp)
            != NGX_OK)
     {
+        (void) close(day);
         ngx_set_errno(NGX_ENOMEM);
         return NGX_ERROR;
     }
@@ -329,20 +532,25 @@ ngx_http_upload_store_fs_save(ngx_http_upload_store_t *store,
     if (ngx_http_upload_store_write_file(&temp, &json, store->access, log)
         != NGX_OK)
     {
-        return NGX_ERROR;
-    }
-
-    if (ngx_rename_file(temp.data, rec->record_path.data) == NGX_FILE_ERROR)
-    {
         err = ngx_errno;
-        ngx_log_error(NGX_LOG_CRIT, log, err,
-                      ngx_rename_file_n " \"%s\" to \"%s\" failed "
-                      "(customer \"%V\")", temp.data, rec->record_path.data,
-                      &rec->customer);
-        (void) ngx_delete_file(temp.data);
+        (void) close(day);
         ngx_set_errno(err);
         return NGX_ERROR;
     }
+
+    if (renameat(AT_FDCWD, (char *) temp.data, day, (char *) name) == -1) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      "renameat() \"%s\" to \"%s\" failed "
+                      "(customer \"%V\")", temp.data, rec->record_path.data,
+                      &rec->customer);
+        (void) ngx_delete_file(temp.data);
+        (void) close(day);
+        ngx_set_errno(err);
+        return NGX_ERROR;
+    }
+
+    (void) close(day);
 
     ngx_http_upload_store_stats_resized(store,
                                         (off_t) json.len - rec->record_bytes);
@@ -361,17 +569,28 @@ static ngx_int_t
 ngx_http_upload_store_fs_remove(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_uint_t what, ngx_log_t *log)
 {
-    ngx_err_t         err;
-    ngx_int_t         rc;
-    ngx_str_t        *path;
-    ngx_file_info_t   fi;
+    int           day;
+    ngx_err_t     err;
+    ngx_int_t     rc;
+    ngx_str_t    *path;
+    struct stat   st;
+
+    rc = ngx_http_upload_store_fs_day(store, rec, 0, &day, log);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     rc = NGX_DECLINED;
     path = &rec->path;
 
-    if (ngx_link_info(path->data, &fi) != NGX_FILE_ERROR) {
-
-        if (ngx_delete_file(path->data) == NGX_FILE_ERROR) {
+    if (fstatat(day, (char *) ngx_http_upload_store_fs_name(path), &st,
+                AT_SYMLINK_NOFOLLOW)
+        != -1)
+    {
+        if (unlinkat(day, (char *) ngx_http_upload_store_fs_name(path), 0)
+            == -1)
+        {
             err = ngx_errno;
 
             if (err != NGX_ENOENT) {
@@ -381,29 +600,33 @@ ngx_http_upload_store_fs_remove(ngx_http_upload_store_t *store,
         } else {
             rc = NGX_OK;
 
-            if (ngx_is_file(&fi)) {
-                ngx_http_upload_store_stats_removed(store,
-                                                    ngx_file_size(&fi), 1);
+            if (S_ISREG(st.st_mode)) {
+                ngx_http_upload_store_stats_removed(store, st.st_size, 1);
             }
         }
     }
 
     if (what == NGX_HTTP_UPLOAD_STORE_AUDIO) {
+        (void) close(day);
         return rc;
     }
 
     path = &rec->record_path;
 
-    if (ngx_delete_file(path->data) == NGX_FILE_ERROR) {
+    if (unlinkat(day, (char *) ngx_http_upload_store_fs_name(path), 0) == -1)
+    {
         err = ngx_errno;
 
         if (err == NGX_ENOENT) {
             /* another DELETE, or the cleanup, was first */
+            (void) close(day);
             return NGX_DECLINED;
         }
 
         goto failed;
     }
+
+    (void) close(day);
 
     ngx_http_upload_store_stats_removed(store, rec->record_bytes, 0);
 
@@ -412,9 +635,10 @@ ngx_http_upload_store_fs_remove(ngx_http_upload_store_t *store,
 failed:
 
     ngx_log_error(NGX_LOG_CRIT, log, err,
-                  ngx_delete_file_n " \"%V\" failed (customer \"%V\")",
+                  "unlinkat() \"%V\" failed (customer \"%V\")",
                   path, &rec->customer);
 
+    (void) close(day);
     ngx_set_errno(err);
 
     return NGX_ERROR;
@@ -517,29 +741,4 @@ ngx_http_upload_store_keep_temp(ngx_pool_t *pool, ngx_fd_t fd)
             }
         }
     }
-}
-
-
-
-/* the worker that makes a customer's directory counts the customer */
-
-static void
-ngx_http_upload_store_customer_dir(ngx_http_upload_store_t *store,
-    ngx_http_upload_store_record_t *rec)
-{
-    u_char  *p, c;
-
-    p = rec->path.data + store->root.len + 1 + rec->customer.len;
-    c = *p;
-    *p = '\0';
-
-    if (ngx_create_dir(rec->path.data, ngx_dir_access(store->access))
-        != NGX_FILE_ERROR)
-    {
-        ngx_http_upload_store_stats_customer(store, 1);
-    }
-
-    /* EEXIST, or an error that the rename will meet and report */
-
-    *p = c;
 }

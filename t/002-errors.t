@@ -617,3 +617,30 @@ Allow: POST, PUT, OPTIONS
 Access-Control-Allow-Origin: https://app.example
 Access-Control-Allow-Headers: X-Customer, Content-Type
 --- response_body
+
+
+
+=== TEST 39: a link planted as a customer's directory leads nowhere: 500, nothing written through it
+--- post_setup_server_root
+my $r = Test::Nginx::Util::html_dir();
+mkdir "$r/elsewhere" or die "mkdir: $!";
+UploadStore::plant("$r/store", "README", 0, "the store's root exists");
+symlink "$r/elsewhere", "$r/store/evil" or die "symlink: $!";
+--- more_headers
+Content-Type: audio/wav
+--- request
+POST /by-path/evil
+RIFF
+--- error_code: 500
+--- response_json eval
+{ "/error/code" => "store_failed",
+  "/" => sub { my $d = Test::Nginx::Util::html_dir() . "/elsewhere";
+               opendir my $h, $d or return 0;
+               !grep { !/^\.\.?$/ } readdir $h } }
+--- error_log eval
+qr/\[crit\] .*openat\(\) "evil" under ".*\/store" failed \(customer "evil"\) \((20|40): /
+--- no_error_log
+[alert]
+--- store_files
+README
+evil

@@ -398,3 +398,26 @@ UploadStore::plant_upload($r, "beta", "audio", $::Other, "<svg onload=x>",
  "Content-Type: application/octet-stream\nContent-Disposition: attachment\nX-Content-Type-Options: nosniff"]
 --- response_body eval
 ["<script>alert(1)</script>", "<svg onload=x>"]
+
+
+
+=== TEST 20: an upload reached through a link planted in the store is not served
+--- post_setup_server_root
+my $h = Test::Nginx::Util::html_dir();
+mkdir "$h/elsewhere" or die "mkdir: $!";
+UploadStore::plant_upload("$h/elsewhere", "gamma", "audio", $::Id, "not the store's");
+UploadStore::plant_upload("$h/store", "acme", "audio", $::Other, "acme's");
+symlink "$h/elsewhere/gamma", "$h/store/gamma" or die "symlink: $!";
+--- more_headers
+X-Customer: gamma
+--- request eval
+["GET /files/$::Id", "GET /files/$::Id/metadata", "DELETE /files/$::Id"]
+--- error_code eval
+[404, 404, 404]
+--- response_json eval
+[{ "/error/code" => "not_found" }, { "/error/code" => "not_found" },
+ { "/error/code" => "not_found" }]
+--- store_files
+acme/audio/2025-01-01/upload_01JGGVSAG0ZZZZZZZZZZZZZZZZ.wav
+acme/audio/2025-01-01/01JGGVSAG0ZZZZZZZZZZZZZZZZ.json
+gamma
