@@ -238,6 +238,9 @@ ngx_int_t ngx_http_upload_store_init_capture(ngx_conf_t *cf);
 
 ngx_http_upload_store_provider_t *ngx_http_upload_store_provider(
     ngx_str_t *name);
+ngx_int_t ngx_http_upload_store_provider_members(json_t *answer);
+char *ngx_http_upload_store_provider_message(ngx_pool_t *pool,
+    ngx_buf_t *body);
 
 ngx_array_t *ngx_http_upload_store_lexicon_load(ngx_conf_t *cf,
     ngx_str_t *name);

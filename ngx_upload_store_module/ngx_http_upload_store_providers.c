@@ -12,7 +12,9 @@
  * request's body is made around the stored audio, where the text is in
  * the answer by default, and how an answer says that it failed.  A new
  * protocol is one more entry (and its body function here); the name is
- * what "upload_store_transcribe ... protocol=NAME" takes.
+ * what "upload_store_transcribe ... protocol=NAME" takes.  And what of a
+ * provider's answer reaches the client: its reason for a refusal, and
+ * its members, never in place of the module's.
  */
 
 
@@ -371,4 +373,87 @@ ngx_http_upload_store_audio_type(ngx_http_upload_store_ctx_t *ctx,
     if (type->len == 0) {
         ngx_str_set(type, "application/octet-stream");
     }
+}
+
+
+/*
+ * the provider's members that go under the upload's: never one that the
+ * module's answer has or may have, so that a provider cannot forge an id,
+ * a checksum or an original text
+ */
+
+ngx_int_t
+ngx_http_upload_store_provider_members(json_t *answer)
+{
+    char  **key;
+
+    static char  *reserved[] = {
+        "id", "customer", "category", "filename", "content_type", "bytes",
+        "created_at", "file", "status", "sha256", "fields", "text",
+        "processed_text", "original_text", "provider_status",
+        "transcribe_ms", "error", NULL
+    };
+
+    for (key = reserved; *key; key++) {
+        (void) json_object_del(answer, *key);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * the provider's reason for refusing a request, for the client: OpenAI's
+ * {"error": {"message": ...}}, or "error" or "message" as a string;
+ * bounded, printable UTF-8 only
+ */
+
+char *
+ngx_http_upload_store_provider_message(ngx_pool_t *pool, ngx_buf_t *body)
+{
+    u_char        *p;
+    json_t        *root, *v;
+    size_t         len;
+    json_error_t   jerr;
+
+    static char  *refused = "the provider refused the request";
+
+    if (body == NULL) {
+        return refused;
+    }
+
+    root = json_loadb((char *) body->pos, body->last - body->pos, 0, &jerr);
+
+    v = json_object_get(root, "error");
+
+    if (json_is_object(v)) {
+        v = json_object_get(v, "message");
+
+    } else if (!json_is_string(v)) {
+        v = json_object_get(root, "message");
+    }
+
+    p = NULL;
+
+    if (json_is_string(v)) {
+        len = ngx_min(json_string_length(v), 256);
+
+        /* jansson's strings are UTF-8: a cut one is checked again */
+
+        if (len
+            && ngx_http_upload_store_utf8((u_char *) json_string_value(v),
+                                          len, 1)
+               == NGX_OK)
+        {
+            p = ngx_pnalloc(pool, len + 1);
+            if (p != NULL) {
+                ngx_memcpy(p, json_string_value(v), len);
+                p[len] = '\0';
+            }
+        }
+    }
+
+    json_decref(root);
+
+    return p ? (char *) p : refused;
 }

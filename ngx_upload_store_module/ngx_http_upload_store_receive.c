@@ -19,6 +19,8 @@
 
 
 static ngx_int_t ngx_http_upload_store_options(ngx_http_request_t *r);
+static ngx_int_t ngx_http_upload_store_check_length(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
 static void ngx_http_upload_store_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_store_commit(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *json);
@@ -113,31 +115,9 @@ ngx_http_upload_store_receive_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (r->headers_in.content_length_n == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "upload store \"%V\": empty body from customer \"%V\"",
-                      &store->name, &ctx->record.customer);
-
-        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
-                                               "empty_body",
-                                               "the request body is empty");
-    }
-
-    /* HTTP/1: with neither a length nor chunks, there is no body */
-
-    if (r->headers_in.content_length_n < 0 && !r->headers_in.chunked
-        && r->http_version < NGX_HTTP_VERSION_20)
-    {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "upload store \"%V\": no Content-Length from "
-                      "customer \"%V\"", &store->name,
-                      &ctx->record.customer);
-
-        return ngx_http_upload_store_set_error(r, NGX_HTTP_LENGTH_REQUIRED,
-                                               "length_required",
-                                               "the body needs a "
-                                               "Content-Length or chunked "
-                                               "transfer encoding");
+    rc = ngx_http_upload_store_check_length(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     rc = ngx_http_upload_store_space(store, r->headers_in.content_length_n,
@@ -193,6 +173,47 @@ ngx_http_upload_store_options(ngx_http_request_t *r)
 
     return ngx_http_upload_store_send(r, NGX_HTTP_NO_CONTENT, &empty,
                                       &empty);
+}
+
+
+/* a body to read: NGX_OK, or 400 (empty) or 411 (no length, HTTP/1) */
+
+static ngx_int_t
+ngx_http_upload_store_check_length(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    ngx_http_upload_store_t  *store;
+
+    store = ctx->store;
+
+    if (r->headers_in.content_length_n == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": empty body from customer \"%V\"",
+                      &store->name, &ctx->record.customer);
+
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "empty_body",
+                                               "the request body is empty");
+    }
+
+    /* HTTP/1: with neither a length nor chunks, there is no body */
+
+    if (r->headers_in.content_length_n < 0 && !r->headers_in.chunked
+        && r->http_version < NGX_HTTP_VERSION_20)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": no Content-Length from "
+                      "customer \"%V\"", &store->name,
+                      &ctx->record.customer);
+
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_LENGTH_REQUIRED,
+                                               "length_required",
+                                               "the body needs a "
+                                               "Content-Length or chunked "
+                                               "transfer encoding");
+    }
+
+    return NGX_OK;
 }
 
 

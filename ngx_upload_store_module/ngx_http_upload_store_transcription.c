@@ -34,9 +34,6 @@ static ngx_int_t ngx_http_upload_store_answer_text(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 static ngx_int_t ngx_http_upload_store_transcribed(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *text);
-static ngx_int_t ngx_http_upload_store_provider_members(json_t *answer);
-static char *ngx_http_upload_store_provider_message(ngx_http_request_t *r,
-    ngx_http_upload_store_transcription_t *t);
 static ngx_int_t ngx_http_upload_store_failed(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_uint_t status, ngx_uint_t outcome,
     const char *message);
@@ -382,7 +379,8 @@ ngx_http_upload_store_result(ngx_http_request_t *r,
     {
         return ngx_http_upload_store_failed(r, ctx, t->status,
                    NGX_HTTP_UPLOAD_STORE_OUTCOME_REFUSED,
-                   ngx_http_upload_store_provider_message(r, t));
+                   ngx_http_upload_store_provider_message(r->pool,
+                       t->too_big || !t->complete ? NULL : t->body));
     }
 
     if (t->status < NGX_HTTP_OK || t->status >= NGX_HTTP_SPECIAL_RESPONSE) {
@@ -607,91 +605,6 @@ ngx_http_upload_store_transcribed(ngx_http_request_t *r,
     }
 
     return NGX_OK;
-}
-
-
-/*
- * the provider's members that go under the upload's: never one that the
- * module's answer has or may have, so that a provider cannot forge an id,
- * a checksum or an original text
- */
-
-static ngx_int_t
-ngx_http_upload_store_provider_members(json_t *answer)
-{
-    char  **key;
-
-    static char  *reserved[] = {
-        "id", "customer", "category", "filename", "content_type", "bytes",
-        "created_at", "file", "status", "sha256", "fields", "text",
-        "processed_text", "original_text", "provider_status",
-        "transcribe_ms", "error", NULL
-    };
-
-    for (key = reserved; *key; key++) {
-        (void) json_object_del(answer, *key);
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * the provider's reason for refusing a request, for the client: OpenAI's
- * {"error": {"message": ...}}, or "error" or "message" as a string;
- * bounded, printable UTF-8 only
- */
-
-static char *
-ngx_http_upload_store_provider_message(ngx_http_request_t *r,
-    ngx_http_upload_store_transcription_t *t)
-{
-    u_char        *p;
-    json_t        *root, *v;
-    size_t         len;
-    json_error_t   jerr;
-
-    static char  *refused = "the provider refused the request";
-
-    if (t->body == NULL || t->too_big || !t->complete) {
-        return refused;
-    }
-
-    root = json_loadb((char *) t->body->pos, t->body->last - t->body->pos,
-                      0, &jerr);
-
-    v = json_object_get(root, "error");
-
-    if (json_is_object(v)) {
-        v = json_object_get(v, "message");
-
-    } else if (!json_is_string(v)) {
-        v = json_object_get(root, "message");
-    }
-
-    p = NULL;
-
-    if (json_is_string(v)) {
-        len = ngx_min(json_string_length(v), 256);
-
-        /* jansson's strings are UTF-8: a cut one is checked again */
-
-        if (len
-            && ngx_http_upload_store_utf8((u_char *) json_string_value(v),
-                                          len, 1)
-               == NGX_OK)
-        {
-            p = ngx_pnalloc(r->pool, len + 1);
-            if (p != NULL) {
-                ngx_memcpy(p, json_string_value(v), len);
-                p[len] = '\0';
-            }
-        }
-    }
-
-    json_decref(root);
-
-    return p ? (char *) p : refused;
 }
 
 
