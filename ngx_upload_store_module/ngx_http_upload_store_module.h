@@ -124,6 +124,9 @@ struct ngx_http_upload_store_ctx_s {
 
     EVP_MD_CTX                     *sha;
 
+    off_t                           streamed;    /* a body of no length */
+    off_t                           next_check;
+
     /* the JSON error body, set by ngx_http_upload_store_set_error() */
     ngx_str_t                       error_code;
     ngx_str_t                       error_message;
@@ -135,6 +138,7 @@ struct ngx_http_upload_store_ctx_s {
     unsigned                        linger:1;    /* refused mid-body */
     unsigned                        body_locked:1;
     unsigned                        sniff:1;     /* type from the bytes */
+    unsigned                        unbounded:1; /* a body of no length */
 };
 
 

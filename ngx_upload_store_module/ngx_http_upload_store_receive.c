@@ -31,6 +31,8 @@ static ngx_int_t ngx_http_upload_store_checksum_init(ngx_http_request_t *r,
 static void ngx_http_upload_store_checksum_cleanup(void *data);
 static ngx_int_t ngx_http_upload_store_checksum(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *out);
+static ngx_int_t ngx_http_upload_store_streamed(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *out);
 static ngx_int_t ngx_http_upload_store_sniff_raw(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_upload_store_request_body_filter(
@@ -125,6 +127,10 @@ ngx_http_upload_store_receive_handler(ngx_http_request_t *r)
     if (rc != NGX_OK) {
         return ngx_http_upload_store_refuse(r, store, rc);
     }
+
+    /* chunked, or HTTP/2 with no length: the guards follow the body */
+
+    ctx->unbounded = (r->headers_in.content_length_n < 0);
 
     r->request_body_in_file_only = 1;
     r->request_body_in_persistent_file = 1;
@@ -469,6 +475,47 @@ failed:
 }
 
 
+/*
+ * a body without a length (chunked, HTTP/2 with no Content-Length) passed
+ * the checks as 0 bytes: max_size and min_free are checked again as it
+ * streams, every 256k, on the disk's free space as it is now
+ */
+
+static ngx_int_t
+ngx_http_upload_store_streamed(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *out)
+{
+    ngx_int_t                 rc;
+    ngx_chain_t              *cl;
+    ngx_http_upload_store_t  *store;
+
+    for (cl = out; cl; cl = cl->next) {
+        ctx->streamed += ngx_buf_size(cl->buf);
+    }
+
+    if (ctx->streamed < ctx->next_check) {
+        return NGX_OK;
+    }
+
+    ctx->next_check = ctx->streamed + 256 * 1024;
+    store = ctx->store;
+
+    rc = ngx_http_upload_store_size_check(store, ctx->streamed,
+                                          r->connection->log);
+
+    if (rc == NGX_OK) {
+        store->avail_time = 0;
+        rc = ngx_http_upload_store_space(store, 0, r->connection->log);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_upload_store_refuse(r, store, rc);
+    }
+
+    return NGX_OK;
+}
+
+
 /* a raw body's type, from its first bytes */
 
 static ngx_int_t
@@ -538,6 +585,13 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
 
     if (ctx->sha && ngx_http_upload_store_checksum(r, ctx, out) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->unbounded) {
+        rc = ngx_http_upload_store_streamed(r, ctx, out);
+        if (rc != NGX_OK) {
+            goto refused;
+        }
     }
 
     rc = ngx_http_next_request_body_filter(r, out);

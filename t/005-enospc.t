@@ -39,7 +39,36 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: the disk fills up mid-body: 507, no partial file; then it works
+=== TEST 1: a chunked body, which passes the checks as 0 bytes, is held to min_free as it streams: 507, nothing left
+--- http_config
+    upload_store_path $TEST_NGINX_ENOSPC_DIR/store zone=audio:1m
+                      min_free=400k;
+--- config
+    location = /upload {
+        client_max_body_size 10m;
+        client_body_buffer_size 16k;
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+--- raw_request eval
+["POST /upload HTTP/1.1\r
+Host: localhost\r
+Content-Type: audio/wav\r
+Transfer-Encoding: chunked\r
+\r
+", map({ "4000\r\n" . ("x" x 16384) . "\r\n" } 1 .. 50), "0\r\n\r\n"]
+--- timeout: 10
+--- error_code: 507
+--- response_json eval
+{ "/error/code" => "insufficient_storage",
+  "/error/message" => "not enough free disk space" }
+--- error_log eval
+qr/bytes free in ".*", min_free is 409600, upload of 0 bytes refused/
+--- store_files
+
+
+
+=== TEST 2: the disk fills up mid-body: 507, no partial file; then it works
 --- http_config
     upload_store_path $TEST_NGINX_ENOSPC_DIR/store zone=audio:1m min_free=0;
 --- config
@@ -66,7 +95,7 @@ no space left for the upload of customer "acme"
 
 
 
-=== TEST 2: after a refused upload the space is back
+=== TEST 3: after a refused upload the space is back
 --- http_config
     upload_store_path $TEST_NGINX_ENOSPC_DIR/store zone=audio:1m min_free=0;
 --- config
@@ -84,3 +113,4 @@ acme/audio/DAY/upload_ID 900000
 acme/audio/DAY/ID.json
 --- no_error_log
 [alert]
+
