@@ -259,7 +259,7 @@ sub http2_check {
 
         my ($path, $type, $data, $want) = @$h2;
         my $file = "$dir/http2-body";
-        my $body = "-X POST";
+        my $send = "-X POST";
 
         $want //= qr/"status":"stored".*\n2 201$/s;
 
@@ -267,10 +267,10 @@ sub http2_check {
             open my $out, '>:raw', $file or die "$file: $!";
             print $out $data;
             close $out;
-            $body = "--data-binary \@$file";
+            $send = "--data-binary \@$file";
         }
 
-        my $res = `curl -sS --http2-prior-knowledge -o - -w '\n%{http_version} %{http_code}' -H 'Content-Type: $type' $body http://127.0.0.1:$port$path`;
+        my $res = `curl -sS --http2-prior-knowledge -o - -w '\n%{http_version} %{http_code}' -H 'Content-Type: $type' $send http://127.0.0.1:$port$path`;
         unlink $file if defined $data;
 
         Test::More::like($res, $want, "$name - HTTP/2 upload answered")
