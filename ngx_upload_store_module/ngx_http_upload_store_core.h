@@ -152,6 +152,7 @@ typedef struct {
     ngx_atomic_t                    rejected;    /* refused uploads */
     ngx_atomic_t                    received;    /* body bytes received */
     ngx_atomic_t                    deletes;     /* by the files API */
+    ngx_atomic_t                    reserved;    /* uploads in flight */
     ngx_atomic_t                    refused[NGX_HTTP_UPLOAD_STORE_NREFUSAL];
 
     ngx_atomic_t                    outcomes[NGX_HTTP_UPLOAD_STORE_NOUTCOME];
@@ -394,6 +395,9 @@ void ngx_http_upload_store_stats_transcription(
 void ngx_http_upload_store_stats_cleanup(ngx_http_upload_store_t *store,
     ngx_http_upload_store_run_t *run, ngx_uint_t finished);
 off_t ngx_http_upload_store_stats_bytes(ngx_http_upload_store_t *store);
+void ngx_http_upload_store_stats_reserve(ngx_http_upload_store_t *store,
+    off_t bytes);
+off_t ngx_http_upload_store_stats_reserved(ngx_http_upload_store_t *store);
 ngx_uint_t ngx_http_upload_store_refusal_status(ngx_uint_t i);
 ngx_msec_t ngx_http_upload_store_bucket_bound(ngx_uint_t i);
 char *ngx_http_upload_store_outcome_name(ngx_uint_t outcome);

@@ -124,6 +124,7 @@ struct ngx_http_upload_store_ctx_s {
 
     EVP_MD_CTX                     *sha;
 
+    off_t                           reserved;    /* in the zone, while read */
     off_t                           streamed;    /* a body of no length */
     off_t                           next_check;
 

@@ -19,6 +19,9 @@
 
 
 static ngx_int_t ngx_http_upload_store_options(ngx_http_request_t *r);
+static ngx_int_t ngx_http_upload_store_reserve(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
+static void ngx_http_upload_store_release(void *data);
 static ngx_int_t ngx_http_upload_store_check_length(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 static void ngx_http_upload_store_body_handler(ngx_http_request_t *r);
@@ -128,6 +131,10 @@ ngx_http_upload_store_receive_handler(ngx_http_request_t *r)
         return ngx_http_upload_store_refuse(r, store, rc);
     }
 
+    if (ngx_http_upload_store_reserve(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /* chunked, or HTTP/2 with no length: the guards follow the body */
 
     ctx->unbounded = (r->headers_in.content_length_n < 0);
@@ -179,6 +186,48 @@ ngx_http_upload_store_options(ngx_http_request_t *r)
 
     return ngx_http_upload_store_send(r, NGX_HTTP_NO_CONTENT, &empty,
                                       &empty);
+}
+
+
+/*
+ * the body's length is reserved in the zone while it is read, so that
+ * uploads arriving together cannot all take the same free space
+ */
+
+static ngx_int_t
+ngx_http_upload_store_reserve(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (r->headers_in.content_length_n <= 0) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->reserved = r->headers_in.content_length_n;
+    ngx_http_upload_store_stats_reserve(ctx->store, ctx->reserved);
+
+    cln->handler = ngx_http_upload_store_release;
+    cln->data = ctx;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_upload_store_release(void *data)
+{
+    ngx_http_upload_store_ctx_t *ctx = data;
+
+    if (ctx->reserved) {
+        ngx_http_upload_store_stats_reserve(ctx->store, -ctx->reserved);
+        ctx->reserved = 0;
+    }
 }
 
 
@@ -240,6 +289,10 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
     store = ctx->store;
     rec = &ctx->record;
     ctx->reading = 0;
+
+    /* read: what it takes is on the disk now, or counted once stored */
+
+    ngx_http_upload_store_release(ctx);
 
     /* no body at all (HTTP/2 and 3: no DATA) has no temp file */
 

@@ -163,6 +163,27 @@ ngx_http_upload_store_stats_bytes(ngx_http_upload_store_t *store)
 }
 
 
+/*
+ * the bytes of the uploads in flight, by their Content-Length: counted
+ * against min_free and max_size, so that two uploads cannot both take the
+ * last of the space; given back (negative) when the body is read
+ */
+
+void
+ngx_http_upload_store_stats_reserve(ngx_http_upload_store_t *store,
+    off_t bytes)
+{
+    (void) ngx_atomic_fetch_add(&store->sh->reserved, bytes);
+}
+
+
+off_t
+ngx_http_upload_store_stats_reserved(ngx_http_upload_store_t *store)
+{
+    return (off_t) ngx_http_upload_store_gauge(&store->sh->reserved);
+}
+
+
 /* a transcription is over: its outcome and latency */
 
 void

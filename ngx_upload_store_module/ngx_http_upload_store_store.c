@@ -506,7 +506,8 @@ ngx_http_upload_store_size_check(ngx_http_upload_store_t *store, off_t need,
         return NGX_OK;
     }
 
-    size = ngx_http_upload_store_stats_bytes(store);
+    size = ngx_http_upload_store_stats_bytes(store)
+           + ngx_http_upload_store_stats_reserved(store);
 
     if (size + need <= store->max_size) {
         return NGX_OK;
@@ -547,7 +548,9 @@ ngx_http_upload_store_space(ngx_http_upload_store_t *store, off_t need,
         store->avail_time = ngx_time();
     }
 
-    avail = store->avail;
+    /* what the uploads in flight will take is not free */
+
+    avail = store->avail - ngx_http_upload_store_stats_reserved(store);
 
     if (avail - need < store->min_free) {
         ngx_log_error(NGX_LOG_ERR, log, 0,

@@ -114,3 +114,46 @@ acme/audio/DAY/ID.json
 --- no_error_log
 [alert]
 
+
+
+
+=== TEST 4: an upload in flight holds its length: another one cannot take the same free space
+--- http_config
+    upload_store_path $TEST_NGINX_ENOSPC_DIR/store zone=audio:1m
+                      min_free=100k;
+--- config
+    location = /upload {
+        client_max_body_size 10m;
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+--- init
+use IO::Socket::INET ();
+use POSIX ();
+system("rm", "-rf", "$::Dir/store/acme") == 0 or die "rm failed";
+# a first upload of 500000 bytes sends its headers and 4 bytes, then
+# waits 3 s and goes away
+my $pid = fork();
+die "fork: $!" unless defined $pid;
+if ($pid == 0) {
+    my $s = IO::Socket::INET->new("127.0.0.1:" . Test::Nginx::Util::server_port());
+    if ($s) {
+        print $s "POST /upload HTTP/1.1\r\nHost: localhost\r\n"
+                 . "Content-Type: audio/wav\r\nContent-Length: 500000\r\n"
+                 . "\r\nRIFF";
+        sleep 3;
+    }
+    POSIX::_exit(0);
+}
+select(undef, undef, undef, 1);
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n" . ("z" x 500000)
+--- error_code: 507
+--- response_json eval
+{ "/error/code" => "insufficient_storage",
+  "/error/message" => "not enough free disk space" }
+--- store_files
+--- no_error_log
+[alert]
