@@ -648,6 +648,7 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
     }
 
     rc = ngx_http_next_request_body_filter(r, out);
+    err = ngx_errno;
 
     if (!ctx->body_locked && r->request_body != NULL
         && r->request_body->temp_file != NULL
@@ -673,8 +674,6 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
     if (rc != NGX_HTTP_INTERNAL_SERVER_ERROR) {
         return rc;
     }
-
-    err = ngx_errno;
 
     /* a short write() leaves no errno: ask the filesystem */
 
