@@ -23,6 +23,8 @@ static ngx_int_t ngx_http_upload_store_record_string(ngx_pool_t *pool,
     json_t *json, char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_upload_store_record_same(json_t *json, char *key,
     u_char *data, size_t len);
+static ngx_uint_t ngx_http_upload_store_record_name(json_t *json, char *key,
+    char **names, ngx_uint_t n);
 
 
 static char  *ngx_http_upload_store_states[] = {
@@ -356,15 +358,11 @@ ngx_http_upload_store_record_parse(ngx_pool_t *pool, ngx_str_t *raw,
     v = json_object_get(json, "bytes");
     rec->bytes = json_is_integer(v) ? (off_t) json_integer_value(v) : 0;
 
-    v = json_object_get(json, "status");
-
-    for (i = 0; json_is_string(v) && i < NGX_HTTP_UPLOAD_STORE_NSTATE; i++) {
-        if (ngx_strcmp(json_string_value(v), ngx_http_upload_store_states[i])
-            == 0)
-        {
-            rec->state = i;
-            break;
-        }
+    i = ngx_http_upload_store_record_name(json, "status",
+                                          ngx_http_upload_store_states,
+                                          NGX_HTTP_UPLOAD_STORE_NSTATE);
+    if (i != NGX_HTTP_UPLOAD_STORE_NSTATE) {
+        rec->state = i;
     }
 
     ngx_str_null(&rec->processed);
@@ -389,18 +387,12 @@ ngx_http_upload_store_record_parse(ngx_pool_t *pool, ngx_str_t *raw,
     rec->transcription = json_is_string(json_object_get(json, "text"))
                          || rec->processed.data != NULL;
 
-    rec->outcome = NGX_HTTP_UPLOAD_STORE_OUTCOME_OTHER;
-    v = json_object_get(json, "error");
+    i = ngx_http_upload_store_record_name(json, "error",
+                                          ngx_http_upload_store_outcomes,
+                                          NGX_HTTP_UPLOAD_STORE_NOUTCOME);
 
-    for (i = 0; json_is_string(v) && i < NGX_HTTP_UPLOAD_STORE_NOUTCOME; i++)
-    {
-        if (ngx_strcmp(json_string_value(v), ngx_http_upload_store_outcomes[i])
-            == 0)
-        {
-            rec->outcome = i;
-            break;
-        }
-    }
+    rec->outcome = (i != NGX_HTTP_UPLOAD_STORE_NOUTCOME)
+                   ? i : NGX_HTTP_UPLOAD_STORE_OUTCOME_OTHER;
 
     json_decref(json);
 
@@ -465,6 +457,27 @@ ngx_http_upload_store_record_same(json_t *json, char *key, u_char *data,
     }
 
     return NGX_OK;
+}
+
+
+/* the index of a string member among names, or n */
+
+static ngx_uint_t
+ngx_http_upload_store_record_name(json_t *json, char *key, char **names,
+    ngx_uint_t n)
+{
+    json_t      *v;
+    ngx_uint_t   i;
+
+    v = json_object_get(json, key);
+
+    for (i = 0; json_is_string(v) && i < n; i++) {
+        if (ngx_strcmp(json_string_value(v), names[i]) == 0) {
+            return i;
+        }
+    }
+
+    return n;
 }
 
 
