@@ -18,6 +18,8 @@
 
 
 static ngx_uint_t ngx_http_upload_store_generic(ngx_str_t *type);
+static ngx_int_t ngx_http_upload_store_check_type(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
 
 
 /*
@@ -273,7 +275,7 @@ ngx_http_upload_store_sniff(ngx_http_request_t *r,
 
 /* the suffix the type gives, and the type against upload_store_types */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_upload_store_check_type(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx)
 {

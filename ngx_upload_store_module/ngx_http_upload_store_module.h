@@ -214,8 +214,6 @@ ngx_int_t ngx_http_upload_store_set_raw(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 ngx_int_t ngx_http_upload_store_sniff(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, u_char *p, size_t len);
-ngx_int_t ngx_http_upload_store_check_type(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx);
 
 /* features */
 

@@ -317,12 +317,10 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    /* no byte told the type: checked as it is */
+    /* no byte came to tell the type: checked as it is */
 
     if (ctx->sniff) {
-        ctx->sniff = 0;
-
-        rc = ngx_http_upload_store_check_type(r, ctx);
+        rc = ngx_http_upload_store_sniff(r, ctx, NULL, 0);
         if (rc != NGX_OK) {
             ngx_http_finalize_request(r, rc);
             return;
