@@ -327,16 +327,6 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
         }
     }
 
-    /* a chunked body: its size is known only now */
-
-    rc = ngx_http_upload_store_size_check(store, rec->bytes,
-                                          r->connection->log);
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r,
-                              ngx_http_upload_store_refuse(r, store, rc));
-        return;
-    }
-
     tp = ngx_timeofday();
     rec->created = (uint64_t) tp->sec * 1000 + tp->msec;
 
@@ -351,6 +341,19 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
            != NGX_OK)
     {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /*
+     * what the upload really takes, its record included; a chunked
+     * body's size is known only now
+     */
+
+    rc = ngx_http_upload_store_size_check(store, rec->bytes + json.len,
+                                          r->connection->log);
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r,
+                              ngx_http_upload_store_refuse(r, store, rc));
         return;
     }
 

@@ -94,3 +94,17 @@ POST /upload
 upload store "audio" is full: 995 of max_size 1000 bytes used, upload of 10 bytes refused
 --- store_files
 old/audio/2020-01-01/upload_01ARZ3NDEKTSV4RRFFQ69G5FAV 995
+
+
+
+=== TEST 5: the record's own bytes count: a body that fits without them, 507
+--- http_config
+    upload_store_path html/store zone=audio:1m max_size=300;
+--- request eval
+"POST /upload\n" . ("a" x 250)
+--- error_code: 507
+--- response_body
+{"error":{"status":507,"code":"store_full","message":"the store is full","type":"server_error"}}
+--- error_log eval
+qr/upload store "audio" is full: 0 of max_size 300 bytes used, upload of (\d{3}) bytes refused/
+--- store_files
