@@ -25,9 +25,12 @@ static ngx_int_t ngx_http_upload_store_files_target(ngx_http_request_t *r,
 static ngx_int_t ngx_http_upload_store_files_not_found(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, char *why);
 static ngx_int_t ngx_http_upload_store_files_open(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx, ngx_open_file_info_t *of);
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *path,
+    ngx_open_file_info_t *of);
 static ngx_int_t ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_store_files_file(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *path, ngx_str_t *type);
 static ngx_uint_t ngx_http_upload_store_files_inline(ngx_str_t *type);
 static ngx_int_t ngx_http_upload_store_files_transcript(
     ngx_http_request_t *r, ngx_http_upload_store_ctx_t *ctx);
@@ -123,7 +126,17 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
         return ngx_http_upload_store_files_transcript(r, ctx);
 
     case NGX_HTTP_UPLOAD_STORE_METADATA:
-        return ngx_http_upload_store_send(r, NGX_HTTP_OK, &json_type, &raw);
+
+        /*
+         * checked, the record is served as the file it is: from the
+         * page cache, with ranges and conditional requests, and the copy
+         * read to check it is not kept for the answer
+         */
+
+        ngx_pfree(r->pool, raw.data);
+
+        return ngx_http_upload_store_files_file(r, ctx, &rec->record_path,
+                                                &json_type);
 
     default: /* NGX_HTTP_UPLOAD_STORE_AUDIO_FILE */
         return ngx_http_upload_store_files_audio(r, ctx);
@@ -197,16 +210,15 @@ ngx_http_upload_store_files_not_found(ngx_http_request_t *r,
 }
 
 
-/* the stored audio, by nginx's own open file cache */
+/* the stored audio or record, by nginx's own open file cache */
 
 static ngx_int_t
 ngx_http_upload_store_files_open(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx, ngx_open_file_info_t *of)
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *path,
+    ngx_open_file_info_t *of)
 {
-    ngx_str_t                 *path;
     ngx_http_core_loc_conf_t  *clcf;
 
-    path = &ctx->record.path;
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     ngx_memzero(of, sizeof(ngx_open_file_info_t));
@@ -237,7 +249,7 @@ ngx_http_upload_store_files_open(ngx_http_request_t *r,
         if (of->err == NGX_ENOENT || of->err == NGX_ENOTDIR) {
             /* "upload_store_keep off", or deleted meanwhile */
             return ngx_http_upload_store_files_not_found(r, ctx,
-                                                         "no audio");
+                                                         "no file");
         }
 
         ngx_log_error(NGX_LOG_CRIT, r->connection->log, of->err,
@@ -256,24 +268,13 @@ ngx_http_upload_store_files_open(ngx_http_request_t *r,
 }
 
 
-/* the stored audio, by nginx's own file machinery: ranges, sendfile */
+/* the stored audio: inline only when it cannot be taken for a page */
 
 static ngx_int_t
 ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx)
 {
-    ngx_int_t              rc;
-    ngx_buf_t             *b;
-    ngx_str_t             *path, type, nosniff, attachment;
-    ngx_chain_t            out;
-    ngx_open_file_info_t   of;
-
-    path = &ctx->record.path;
-
-    rc = ngx_http_upload_store_files_open(r, ctx, &of);
-    if (rc != NGX_OK) {
-        return rc;
-    }
+    ngx_str_t  type, attachment;
 
     /*
      * audio and video are served as what they are; anything else (an
@@ -299,11 +300,33 @@ ngx_http_upload_store_files_audio(ngx_http_request_t *r,
         }
     }
 
+    return ngx_http_upload_store_files_file(r, ctx, &ctx->record.path,
+                                            &type);
+}
+
+
+/* a stored file, by nginx's own file machinery: ranges, sendfile */
+
+static ngx_int_t
+ngx_http_upload_store_files_file(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *path, ngx_str_t *type)
+{
+    ngx_int_t              rc;
+    ngx_buf_t             *b;
+    ngx_str_t              nosniff;
+    ngx_chain_t            out;
+    ngx_open_file_info_t   of;
+
+    rc = ngx_http_upload_store_files_open(r, ctx, path, &of);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = of.size;
     r->headers_out.last_modified_time = of.mtime;
-    r->headers_out.content_type = type;
-    r->headers_out.content_type_len = type.len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
 
     if (ngx_http_set_etag(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -421,3 +421,25 @@ X-Customer: gamma
 acme/audio/2025-01-01/upload_01JGGVSAG0ZZZZZZZZZZZZZZZZ.wav
 acme/audio/2025-01-01/01JGGVSAG0ZZZZZZZZZZZZZZZZ.json
 gamma
+
+
+
+=== TEST 21: /metadata is served as the file it is: validators, 304, ranges
+--- more_headers eval
+["X-Customer: acme",
+ "X-Customer: acme\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT",
+ "X-Customer: acme\nRange: bytes=0-5"]
+--- request eval
+["GET /files/$::Id/metadata", "GET /files/$::Id/metadata",
+ "GET /files/$::Id/metadata"]
+--- error_code eval
+[200, 304, 206]
+--- response_headers_like eval
+['ETag: "[0-9a-f]+-[0-9a-f]+"
+Last-Modified: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT
+Accept-Ranges: bytes
+Content-Type: application/json',
+ 'ETag: "[0-9a-f]+-[0-9a-f]+"',
+ 'Content-Range: bytes 0-5/\d+']
+--- response_body_like eval
+["\"id\":\"$::Id\"", '^$', '^\{"[a-z]{4}$']
