@@ -25,6 +25,7 @@
 #endif
 
 #include <jansson.h>
+#include <curl/curl.h>
 
 
 /* layout: ids, names */
@@ -64,6 +65,7 @@ typedef enum {
     NGX_HTTP_UPLOAD_STORE_TRANSCRIBING,
     NGX_HTTP_UPLOAD_STORE_TRANSCRIBED,
     NGX_HTTP_UPLOAD_STORE_FAILED,
+    NGX_HTTP_UPLOAD_STORE_QUEUED,                /* a job, waiting */
     NGX_HTTP_UPLOAD_STORE_NSTATE
 } ngx_http_upload_store_state_e;
 
@@ -200,6 +202,11 @@ typedef struct {
     ngx_msec_t                      transcribe_ms;
     ngx_uint_t                      outcome;     /* ..._outcome_e */
 
+    /* a background job's */
+    ngx_uint_t                      attempts;
+    ngx_str_t                       last_error;
+    uint64_t                        next_attempt;   /* ms, 0: none */
+
     /* where it is, from the layout */
     ngx_str_t                       path;        /* the audio */
     ngx_str_t                       record_path; /* {id}.json */
@@ -207,6 +214,7 @@ typedef struct {
 
     unsigned                        hashed:1;
     unsigned                        transcription:1;
+    unsigned                        job:1;
 } ngx_http_upload_store_record_t;
 
 
@@ -305,6 +313,8 @@ struct ngx_http_upload_store_s {
     ngx_str_t                       root;        /* null-terminated */
     ngx_path_t                     *root_path;
     ngx_path_t                     *temp_path;   /* {root}/.tmp */
+    ngx_path_t                     *jobs_path;   /* {root}/.jobs, NULL:
+                                                    no jobs */
 
     time_t                          retention;
     time_t                          interval;
@@ -351,6 +361,11 @@ ngx_int_t ngx_http_upload_store_audio_path(ngx_pool_t *pool,
 ngx_int_t ngx_http_upload_store_temp_record(ngx_pool_t *pool,
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
     ngx_str_t *temp);
+ngx_int_t ngx_http_upload_store_jobs_dir(ngx_pool_t *pool, ngx_str_t *root,
+    ngx_str_t *dir);
+ngx_int_t ngx_http_upload_store_job_paths(ngx_pool_t *pool,
+    ngx_http_upload_store_t *store, u_char *id, ngx_str_t *entry,
+    ngx_str_t *temp);
 ngx_int_t ngx_http_upload_store_temp_dir(ngx_pool_t *pool, ngx_str_t *root,
     ngx_str_t *dir);
 ngx_int_t ngx_http_upload_store_level(ngx_uint_t parent, u_char *name,
@@ -369,6 +384,9 @@ char *ngx_http_upload_store_state_name(ngx_uint_t state);
 ngx_int_t ngx_http_upload_store_record_set_state(
     ngx_http_upload_store_record_t *rec, ngx_uint_t state);
 json_t *ngx_http_upload_store_json_str(ngx_str_t *s);
+u_char *ngx_http_upload_store_iso_time(u_char *buf, uint64_t ms);
+json_t *ngx_http_upload_store_json_pointer(json_t *root,
+    ngx_str_t *pointer);
 ngx_int_t ngx_http_upload_store_json_dump(ngx_pool_t *pool, json_t *json,
     ngx_str_t *out);
 
@@ -462,6 +480,31 @@ ngx_http_upload_store_msec(void)
 
     return (ngx_msec_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+
+/*
+ * a libcurl transfer on the worker's multi handle: the caller sets easy
+ * and done; done() is called once, with result set, unless stopped
+ */
+
+typedef struct ngx_http_upload_store_transfer_s
+    ngx_http_upload_store_transfer_t;
+
+struct ngx_http_upload_store_transfer_s {
+    CURL                           *easy;
+    void                          (*done)(ngx_http_upload_store_transfer_t
+                                          *t);
+    CURLcode                        result;
+    unsigned                        running:1;
+};
+
+
+ngx_int_t ngx_http_upload_store_curl_init(ngx_cycle_t *cycle);
+void ngx_http_upload_store_curl_exit(void);
+ngx_int_t ngx_http_upload_store_curl_start(
+    ngx_http_upload_store_transfer_t *t);
+void ngx_http_upload_store_curl_stop(ngx_http_upload_store_transfer_t *t);
+ngx_uint_t ngx_http_upload_store_curl_running(void);
 
 
 extern ngx_http_upload_store_backend_t  ngx_http_upload_store_fs_backend;

@@ -96,6 +96,7 @@ ngx_http_upload_store_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     clcf->handler = (ngx_http_handler_pt) cmd->post;
+    ((ngx_http_upload_store_loc_conf_t *) conf)->clcf = clcf;
 
     usmcf = ngx_http_conf_get_module_main_conf(cf,
                                                ngx_http_upload_store_module);

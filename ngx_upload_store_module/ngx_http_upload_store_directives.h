@@ -29,6 +29,14 @@ char *ngx_http_upload_store_transcribe_pass(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_upload_store_lexicon(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_upload_store_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_upload_store_provider_header(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_upload_store_provider_field(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_upload_store_transcribe_job(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_UPLOAD_STORE_DIRECTIVES_H_INCLUDED_ */

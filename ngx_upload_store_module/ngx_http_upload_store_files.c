@@ -469,6 +469,11 @@ ngx_http_upload_store_files_delete(ngx_http_request_t *r,
 
     ngx_http_upload_store_stats_deleted(store);
 
+    /* a job waiting for it goes too; one running ends when it sees */
+
+    (void) ngx_http_upload_store_job_cancel(store, &ctx->record, r->pool,
+                                            r->connection->log);
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "upload store \"%V\": customer \"%V\" deleted id %*s",
                   &store->name, &ctx->record.customer,

@@ -213,6 +213,10 @@ ngx_http_upload_store_fs_entry(ngx_http_upload_store_walk_t *walk,
     level = ngx_http_upload_store_level(d->level, name, len,
                                         S_ISDIR(st.st_mode));
 
+    if (level == NGX_DONE) {
+        return;
+    }
+
     if (level == NGX_DECLINED) {
         /* not the store's: left alone */
         walk->run.skipped++;

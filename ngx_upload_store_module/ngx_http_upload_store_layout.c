@@ -43,6 +43,7 @@ static u_char  ngx_http_upload_store_base32[] =
     "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 static ngx_str_t  ngx_http_upload_store_temp_name = ngx_string(".tmp");
+static ngx_str_t  ngx_http_upload_store_jobs_name = ngx_string(".jobs");
 static ngx_str_t  ngx_http_upload_store_record_ext = ngx_string(".json");
 
 
@@ -581,10 +582,61 @@ ngx_http_upload_store_temp_dir(ngx_pool_t *pool, ngx_str_t *root,
 }
 
 
+/* {root}/.jobs: the queue of background jobs, an entry per upload */
+
+ngx_int_t
+ngx_http_upload_store_jobs_dir(ngx_pool_t *pool, ngx_str_t *root,
+    ngx_str_t *dir)
+{
+    dir->len = root->len + 1 + ngx_http_upload_store_jobs_name.len;
+    dir->data = ngx_pnalloc(pool, dir->len + 1);
+    if (dir->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(dir->data, "%V/%V%Z", root,
+                       &ngx_http_upload_store_jobs_name);
+
+    return NGX_OK;
+}
+
+
+/*
+ * a job's entry, {root}/.jobs/{id}, and the temp name it is written to
+ * first, {root}/.tmp/{id}.job
+ */
+
+ngx_int_t
+ngx_http_upload_store_job_paths(ngx_pool_t *pool,
+    ngx_http_upload_store_t *store, u_char *id, ngx_str_t *entry,
+    ngx_str_t *temp)
+{
+    entry->len = store->root.len + 1 + ngx_http_upload_store_jobs_name.len
+                 + 1 + NGX_HTTP_UPLOAD_STORE_ID_LEN;
+    temp->len = store->temp_path->name.len + 1
+                + NGX_HTTP_UPLOAD_STORE_ID_LEN + sizeof(".job") - 1;
+
+    entry->data = ngx_pnalloc(pool, entry->len + 1);
+    temp->data = ngx_pnalloc(pool, temp->len + 1);
+    if (entry->data == NULL || temp->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(entry->data, "%V/%V/%*s%Z", &store->root,
+                       &ngx_http_upload_store_jobs_name,
+                       (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, id);
+    (void) ngx_sprintf(temp->data, "%V/%*s.job%Z", &store->temp_path->name,
+                       (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, id);
+
+    return NGX_OK;
+}
+
+
 /*
  * the level of an entry met under a directory of the given level: a
  * directory to descend into, or the DAY or TEMP level itself for its
- * files; NGX_DECLINED: not the store's
+ * files; NGX_DECLINED: not the store's; NGX_DONE: the store's, not
+ * walked (the job queue)
  */
 
 ngx_int_t
@@ -606,6 +658,13 @@ ngx_http_upload_store_level(ngx_uint_t parent, u_char *name, size_t len,
                == 0)
         {
             return NGX_HTTP_UPLOAD_STORE_TEMP;
+        }
+
+        if (len == ngx_http_upload_store_jobs_name.len
+            && ngx_strncmp(name, ngx_http_upload_store_jobs_name.data, len)
+               == 0)
+        {
+            return NGX_DONE;
         }
 
         s.data = name;

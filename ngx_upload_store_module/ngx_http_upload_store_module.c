@@ -115,6 +115,34 @@ static ngx_command_t  ngx_http_upload_store_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upload_store_transcribe_job"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_upload_store_transcribe_job,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_store_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_upload_store_provider_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_store_provider_header"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3|NGX_CONF_TAKE4,
+      ngx_http_upload_store_provider_header,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upload_store_provider_field"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
+      ngx_http_upload_store_provider_field,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("upload_store_transcribe_field"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_upload_store_transcribe_field,
@@ -210,6 +238,12 @@ ngx_http_upload_store_create_main_conf(ngx_conf_t *cf)
                        sizeof(ngx_http_upload_store_loc_conf_t *))
         != NGX_OK
         || ngx_array_init(&usmcf->endpoints, cf->pool, 4,
+                          sizeof(ngx_http_upload_store_loc_conf_t *))
+           != NGX_OK
+        || ngx_array_init(&usmcf->remotes, cf->pool, 2,
+                          sizeof(ngx_http_upload_store_remote_t))
+           != NGX_OK
+        || ngx_array_init(&usmcf->jobs, cf->pool, 2,
                           sizeof(ngx_http_upload_store_loc_conf_t *))
            != NGX_OK)
     {
@@ -414,6 +448,10 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
         }
     }
 
+    if (ngx_http_upload_store_jobs_conf(cf, usmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_upload_store_init_body_filter(cf) != NGX_OK
         || ngx_http_upload_store_init_error_filter(cf) != NGX_OK)
     {
@@ -434,6 +472,10 @@ ngx_http_upload_store_init_process(ngx_cycle_t *cycle)
                                     ngx_http_upload_store_check_access);
     }
 
+    if (ngx_http_upload_store_jobs_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_upload_store_cleanup_init(cycle);
 }
 
@@ -441,5 +483,6 @@ ngx_http_upload_store_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_upload_store_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_upload_store_jobs_exit(cycle);
     ngx_http_upload_store_cleanup_exit(cycle);
 }

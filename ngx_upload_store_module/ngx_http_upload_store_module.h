@@ -76,9 +76,36 @@ typedef struct {
 } ngx_http_upload_store_lexicon_t;
 
 
+/*
+ * a provider the module calls itself, for background jobs: an
+ * "upload_store_provider" and its headers and fields
+ */
+
+typedef struct {
+    ngx_str_t                       name;
+    ngx_str_t                       url;         /* null-terminated */
+    ngx_http_upload_store_provider_t  *protocol;
+    ngx_str_t                       text;        /* a JSON pointer */
+    ngx_msec_t                      timeout;
+    ngx_msec_t                      connect_timeout;
+    ngx_uint_t                      concurrency;
+    ngx_uint_t                      retries;
+    ngx_msec_t                      backoff;     /* the first wait */
+    ngx_msec_t                      backoff_max;
+    ngx_array_t                     headers;     /* of ngx_str_t, "N: v" */
+    ngx_array_t                     fields;      /* of ngx_keyval_t */
+    ngx_uint_t                      slot;        /* its first in the zone */
+    unsigned                        text_format:1;  /* text, srt, vtt */
+} ngx_http_upload_store_remote_t;
+
+
 typedef struct {
     ngx_array_t                     receivers;   /* of ngx_http_... * */
     ngx_array_t                     endpoints;   /* files and admin */
+    ngx_array_t                     remotes;     /* upload_store_provider */
+    ngx_array_t                     jobs;        /* locations with jobs */
+    ngx_shm_zone_t                 *slots;       /* the remotes' slots */
+    ngx_uint_t                      nslots;
 } ngx_http_upload_store_main_conf_t;
 
 
@@ -86,7 +113,7 @@ typedef struct {
     ngx_shm_zone_t                 *receive;     /* upload_store_receive */
     ngx_shm_zone_t                 *files;       /* upload_store_files */
     ngx_shm_zone_t                 *admin;       /* upload_store_admin */
-    ngx_http_core_loc_conf_t       *clcf;        /* the receive location */
+    ngx_http_core_loc_conf_t       *clcf;        /* the location's own */
 
     ngx_http_complex_value_t       *customer;
     ngx_http_complex_value_t       *category;
@@ -108,6 +135,11 @@ typedef struct {
     size_t                          transcribe_buffer;
     ngx_array_t                    *lexicon;     /* of ..._lexicon_t */
     ngx_flag_t                      keep;
+
+    ngx_str_t                       job_name;    /* a remote's */
+    ngx_http_upload_store_remote_t *job;         /* upload_store_transcribe
+                                                    _job */
+    ngx_str_t                       files_uri;   /* for Location: */
 } ngx_http_upload_store_loc_conf_t;
 
 
@@ -260,6 +292,18 @@ void ngx_http_upload_store_cleanup_unwait(
     ngx_http_upload_store_waiter_t *waiter);
 
 ngx_int_t ngx_http_upload_store_add_variables(ngx_conf_t *cf);
+
+ngx_int_t ngx_http_upload_store_job_queue(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_http_upload_store_loc_conf_t
+    *uslcf, ngx_pool_t *pool, ngx_log_t *log);
+ngx_int_t ngx_http_upload_store_job_cancel(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_log_t *log);
+ngx_int_t ngx_http_upload_store_jobs_init(ngx_cycle_t *cycle);
+void ngx_http_upload_store_jobs_exit(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
+    ngx_http_upload_store_main_conf_t *usmcf);
+ngx_http_upload_store_remote_t *ngx_http_upload_store_remote(
+    ngx_http_upload_store_main_conf_t *usmcf, ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_UPLOAD_STORE_MODULE_H_INCLUDED_ */

@@ -27,6 +27,8 @@ static ngx_int_t ngx_http_upload_store_check_length(ngx_http_request_t *r,
 static void ngx_http_upload_store_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_upload_store_commit(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *json);
+static ngx_int_t ngx_http_upload_store_queued(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *json);
 static ngx_int_t ngx_http_upload_store_refuse(ngx_http_request_t *r,
     ngx_http_upload_store_t *store, ngx_int_t reason);
 static ngx_int_t ngx_http_upload_store_checksum_init(ngx_http_request_t *r,
@@ -330,6 +332,11 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
     tp = ngx_timeofday();
     rec->created = (uint64_t) tp->sec * 1000 + tp->msec;
 
+    if (uslcf->job != NULL) {
+        rec->state = NGX_HTTP_UPLOAD_STORE_QUEUED;
+        rec->job = 1;
+    }
+
     if (ngx_http_upload_store_make_id(rec->id, rec->created,
                                       r->connection->log)
         != NGX_OK
@@ -371,6 +378,12 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
                    "upload store: customer \"%V\" stored \"%V\", %O bytes",
                    &rec->customer, &rec->path, rec->bytes);
 
+    if (uslcf->job != NULL) {
+        ngx_http_finalize_request(r, ngx_http_upload_store_queued(r, ctx,
+                                                                  &json));
+        return;
+    }
+
     if (uslcf->transcribe != NULL) {
         rc = ngx_http_upload_store_transcribe(r, ctx);
 
@@ -391,6 +404,66 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
 
     ngx_http_finalize_request(r,
                    ngx_http_upload_store_send_json(r, NGX_HTTP_CREATED, &json));
+}
+
+
+/*
+ * a background job: its entry written, 202 and the record at once, with
+ * the upload's URI in the files API when there is one on this store
+ */
+
+static ngx_int_t
+ngx_http_upload_store_queued(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *json)
+{
+    ngx_str_t                          location;
+    ngx_http_upload_store_t           *store;
+    ngx_http_upload_store_record_t    *rec;
+    ngx_http_upload_store_loc_conf_t  *uslcf;
+
+    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
+    store = ctx->store;
+    rec = &ctx->record;
+
+    if (ngx_http_upload_store_job_queue(store, rec, uslcf, r->pool,
+                                        r->connection->log)
+        != NGX_OK)
+    {
+        /* stored, but no job will run: the record says so */
+
+        (void) ngx_http_upload_store_record_set_state(rec,
+                                            NGX_HTTP_UPLOAD_STORE_FAILED);
+        rec->transcription = 1;
+        rec->outcome = NGX_HTTP_UPLOAD_STORE_OUTCOME_OTHER;
+        (void) store->backend->save(store, rec, r->pool, r->connection->log);
+
+        return ngx_http_upload_store_set_error(r,
+                                           NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                           "queue_failed",
+                                           "the upload is stored, its "
+                                           "transcription could not be "
+                                           "queued");
+    }
+
+    if (uslcf->files_uri.len) {
+        location.len = uslcf->files_uri.len + NGX_HTTP_UPLOAD_STORE_ID_LEN;
+        location.data = ngx_pnalloc(r->pool, location.len);
+        if (location.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(location.data, uslcf->files_uri.data,
+                              uslcf->files_uri.len),
+                   rec->id, NGX_HTTP_UPLOAD_STORE_ID_LEN);
+
+        if (ngx_http_upload_store_add_header(r, "Location", &location)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return ngx_http_upload_store_send_json(r, NGX_HTTP_ACCEPTED, json);
 }
 
 

@@ -23,6 +23,8 @@ static ngx_int_t ngx_http_upload_store_record_string(ngx_pool_t *pool,
     json_t *json, char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_upload_store_record_same(json_t *json, char *key,
     u_char *data, size_t len);
+static ngx_int_t ngx_http_upload_store_record_job(
+    ngx_http_upload_store_record_t *rec, json_t *json);
 static ngx_uint_t ngx_http_upload_store_record_name(json_t *json, char *key,
     char **names, ngx_uint_t n);
 
@@ -31,7 +33,8 @@ static char  *ngx_http_upload_store_states[] = {
     "stored",
     "transcribing",
     "transcribed",
-    "failed"
+    "failed",
+    "queued"
 };
 
 ngx_http_upload_store_sized(ngx_http_upload_store_states,
@@ -78,8 +81,9 @@ ngx_http_upload_store_state_name(ngx_uint_t state)
 
 
 /*
- * stored -> transcribing -> transcribed | failed; a record that is
- * transcribed or failed stays so
+ * stored -> transcribing -> transcribed | failed; a job: stored ->
+ * queued -> transcribing -> queued again (a retry) | transcribed | failed,
+ * and a failed record can be queued again; a transcribed one stays so
  */
 
 ngx_int_t
@@ -91,10 +95,26 @@ ngx_http_upload_store_record_set_state(ngx_http_upload_store_record_t *rec,
     case NGX_HTTP_UPLOAD_STORE_STORED:
         break;
 
+    case NGX_HTTP_UPLOAD_STORE_QUEUED:
+        if (state != NGX_HTTP_UPLOAD_STORE_TRANSCRIBING
+            && state != NGX_HTTP_UPLOAD_STORE_FAILED)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
     case NGX_HTTP_UPLOAD_STORE_TRANSCRIBING:
         if (state == NGX_HTTP_UPLOAD_STORE_STORED
             || state == NGX_HTTP_UPLOAD_STORE_TRANSCRIBING)
         {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case NGX_HTTP_UPLOAD_STORE_FAILED:
+        if (state != NGX_HTTP_UPLOAD_STORE_QUEUED) {
             return NGX_ERROR;
         }
 
@@ -118,17 +138,10 @@ ngx_http_upload_store_record_json(ngx_pool_t *pool,
 {
     u_char      created[sizeof("1970-01-01T00:00:00.000Z") - 1];
     json_t     *json;
-    ngx_tm_t    tm;
     ngx_str_t   id, at;
 
-    ngx_gmtime((time_t) (rec->created / 1000), &tm);
-
     at.data = created;
-    at.len = ngx_sprintf(created, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
-                         tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                         tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
-                         (ngx_msec_t) (rec->created % 1000))
-             - created;
+    at.len = ngx_http_upload_store_iso_time(created, rec->created) - created;
 
     id.data = rec->id;
     id.len = NGX_HTTP_UPLOAD_STORE_ID_LEN;
@@ -164,7 +177,9 @@ ngx_http_upload_store_record_json(ngx_pool_t *pool,
                != NGX_OK)
         || (rec->transcription
             && ngx_http_upload_store_record_transcription(rec, json)
-               != NGX_OK))
+               != NGX_OK)
+        || (rec->job
+            && ngx_http_upload_store_record_job(rec, json) != NGX_OK))
     {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "upload store: metadata for customer \"%V\" "
@@ -199,6 +214,58 @@ ngx_http_upload_store_record_transcription(
     }
 
     return NGX_OK;
+}
+
+
+/* a background job's attempts: how many, the last error, the next one */
+
+static ngx_int_t
+ngx_http_upload_store_record_job(ngx_http_upload_store_record_t *rec,
+    json_t *json)
+{
+    u_char     next[sizeof("1970-01-01T00:00:00.000Z") - 1];
+    ngx_str_t  at;
+
+    if (json_object_set_new(json, "attempts",
+                            json_integer((json_int_t) rec->attempts))
+        || (rec->last_error.len
+            && json_object_set_new(json, "last_error",
+                       ngx_http_upload_store_json_str(&rec->last_error))))
+    {
+        return NGX_ERROR;
+    }
+
+    if (rec->next_attempt == 0 || rec->state != NGX_HTTP_UPLOAD_STORE_QUEUED)
+    {
+        return NGX_OK;
+    }
+
+    at.data = next;
+    at.len = ngx_http_upload_store_iso_time(next, rec->next_attempt) - next;
+
+    if (json_object_set_new(json, "next_attempt_at",
+                            ngx_http_upload_store_json_str(&at)))
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* ms since the epoch as ISO 8601 in UTC, with ms */
+
+u_char *
+ngx_http_upload_store_iso_time(u_char *buf, uint64_t ms)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime((time_t) (ms / 1000), &tm);
+
+    return ngx_sprintf(buf, "%4d-%02d-%02dT%02d:%02d:%02d.%03MZ",
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec,
+                       (ngx_msec_t) (ms % 1000));
 }
 
 
@@ -387,6 +454,21 @@ ngx_http_upload_store_record_parse(ngx_pool_t *pool, ngx_str_t *raw,
     rec->transcription = json_is_string(json_object_get(json, "text"))
                          || rec->processed.data != NULL;
 
+    v = json_object_get(json, "attempts");
+
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        rec->job = 1;
+        rec->attempts = (ngx_uint_t) json_integer_value(v);
+
+        if (ngx_http_upload_store_record_string(pool, json, "last_error",
+                                                &rec->last_error)
+            == NGX_ERROR)
+        {
+            json_decref(json);
+            return NGX_ERROR;
+        }
+    }
+
     i = ngx_http_upload_store_record_name(json, "error",
                                           ngx_http_upload_store_outcomes,
                                           NGX_HTTP_UPLOAD_STORE_NOUTCOME);
@@ -523,3 +605,53 @@ ngx_http_upload_store_json_dump(ngx_pool_t *pool, json_t *json,
     return NGX_OK;
 }
 
+
+
+/* RFC 6901: "/results/channels/0/alternatives/0/transcript" */
+
+json_t *
+ngx_http_upload_store_json_pointer(json_t *root, ngx_str_t *pointer)
+{
+    u_char     *p, *last, *end;
+    char        key[256];
+    size_t      n;
+    json_t     *v;
+    ngx_int_t   index;
+
+    v = root;
+    p = pointer->data;
+    last = pointer->data + pointer->len;
+
+    while (p < last && v != NULL) {
+
+        p++;    /* '/' */
+
+        end = ngx_strlchr(p, last, '/');
+        if (end == NULL) {
+            end = last;
+        }
+
+        for (n = 0; p < end && n < sizeof(key) - 1; p++) {
+            if (*p == '~' && p + 1 < end && (p[1] == '0' || p[1] == '1')) {
+                key[n++] = (p[1] == '0') ? '~' : '/';
+                p++;
+                continue;
+            }
+
+            key[n++] = *p;
+        }
+
+        key[n] = '\0';
+        p = end;
+
+        if (json_is_array(v)) {
+            index = ngx_atoi((u_char *) key, n);
+            v = (index == NGX_ERROR) ? NULL : json_array_get(v, index);
+
+        } else {
+            v = json_object_get(v, key);
+        }
+    }
+
+    return v;
+}

@@ -40,8 +40,6 @@ static ngx_int_t ngx_http_upload_store_failed(ngx_http_request_t *r,
 static void ngx_http_upload_store_record_result(
     ngx_http_upload_store_ctx_t *ctx, ngx_uint_t state, ngx_uint_t outcome);
 static void ngx_http_upload_store_transcription_cleanup(void *data);
-static json_t *ngx_http_upload_store_json_pointer(json_t *root,
-    ngx_str_t *pointer);
 
 
 /*
@@ -734,54 +732,4 @@ ngx_http_upload_store_transcription_time(ngx_http_upload_store_ctx_t *ctx)
     return ctx->transcription->done
            ? ctx->transcription->time
            : ngx_current_msec - ctx->transcription->start;
-}
-
-
-/* RFC 6901: "/results/channels/0/alternatives/0/transcript" */
-
-static json_t *
-ngx_http_upload_store_json_pointer(json_t *root, ngx_str_t *pointer)
-{
-    u_char     *p, *last, *end;
-    char        key[256];
-    size_t      n;
-    json_t     *v;
-    ngx_int_t   index;
-
-    v = root;
-    p = pointer->data;
-    last = pointer->data + pointer->len;
-
-    while (p < last && v != NULL) {
-
-        p++;    /* '/' */
-
-        end = ngx_strlchr(p, last, '/');
-        if (end == NULL) {
-            end = last;
-        }
-
-        for (n = 0; p < end && n < sizeof(key) - 1; p++) {
-            if (*p == '~' && p + 1 < end && (p[1] == '0' || p[1] == '1')) {
-                key[n++] = (p[1] == '0') ? '~' : '/';
-                p++;
-                continue;
-            }
-
-            key[n++] = *p;
-        }
-
-        key[n] = '\0';
-        p = end;
-
-        if (json_is_array(v)) {
-            index = ngx_atoi((u_char *) key, n);
-            v = (index == NGX_ERROR) ? NULL : json_array_get(v, index);
-
-        } else {
-            v = json_object_get(v, key);
-        }
-    }
-
-    return v;
 }

@@ -74,12 +74,16 @@ sub preamble {
             $sub = prometheus_check();
         } elsif ($check eq 'roundtrip') {
             $sub = roundtrip_check($store);
+        } elsif ($check eq 'job') {
+            $sub = job_check();
         } else {
             die "preamble: no check called '$check'\n";
         }
 
         Test::Nginx::Socket::add_response_body_check($sub);
     }
+
+    provider_start() if $opts{provider};
 
     return unless %$defaults || %$always;
 
@@ -428,36 +432,45 @@ sub json_check {
 
         push @err, "not JSON: $@" unless defined $json || !$@;
 
-        for my $ptr (sort keys %$want) {
-            last if @err && !defined $json;
-
-            my ($found, $v) = pointer($json, $ptr);
-            my $e = $want->{$ptr};
-
-            if (!$found) {
-                push @err, "$ptr: absent";
-
-            } elsif (ref $e eq 'Regexp') {
-                push @err, "$ptr: " . show($v) . " !~ $e"
-                    unless defined $v && !ref $v && $v =~ $e;
-
-            } elsif (ref $e eq 'CODE') {
-                push @err, "$ptr: " . show($v) . " refused"
-                    unless $e->($v);
-
-            } elsif (!defined $e) {
-                push @err, "$ptr: " . show($v) . ", not null"
-                    if defined $v;
-
-            } else {
-                push @err, "$ptr: " . show($v) . ", not $e"
-                    unless defined $v && !ref $v && "$v" eq "$e";
-            }
-        }
+        push @err, match_json($json, $want) unless @err && !defined $json;
 
         Test::More::ok(!@err, $name)
             or Test::More::diag(join("\n", @err) . "\nbody: $body");
     };
+}
+
+# what in $json is not as $want says (pointer => value, as response_json)
+
+sub match_json {
+    my ($json, $want) = @_;
+    my @err;
+
+    for my $ptr (sort keys %$want) {
+        my ($found, $v) = pointer($json, $ptr);
+        my $e = $want->{$ptr};
+
+        if (!$found) {
+            push @err, "$ptr: absent";
+
+        } elsif (ref $e eq 'Regexp') {
+            push @err, "$ptr: " . show($v) . " !~ $e"
+                unless defined $v && !ref $v && $v =~ $e;
+
+        } elsif (ref $e eq 'CODE') {
+            push @err, "$ptr: " . show($v) . " refused"
+                unless $e->($v);
+
+        } elsif (!defined $e) {
+            push @err, "$ptr: " . show($v) . ", not null"
+                if defined $v;
+
+        } else {
+            push @err, "$ptr: " . show($v) . ", not $e"
+                unless defined $v && !ref $v && "$v" eq "$e";
+        }
+    }
+
+    return @err;
 }
 
 sub pointer {
@@ -686,4 +699,207 @@ sub files_check {
     };
 }
 
+# The scripted provider of the job tests (t/lib/provider.py), one per
+# test file, on TEST_NGINX_PROVIDER_PORT (server_port() + 9); stopped
+# when the file ends. provider_script() sets what its next calls get and
+# resets its counters; provider_stats() is what it saw.
+
+my $ProviderPid;
+
+sub provider_start {
+    my $port = Test::Nginx::Util::server_port() + 9;
+    my $dir = $INC{'UploadStore.pm'} =~ s{[^/]+$}{}r;
+
+    $ENV{TEST_NGINX_PROVIDER_PORT} = $port;
+
+    $ProviderPid = fork;
+    die "fork: $!" unless defined $ProviderPid;
+
+    if ($ProviderPid == 0) {
+        exec 'python3', "${dir}provider.py", $port;
+        die "exec python3: $!";
+    }
+
+    require IO::Socket::INET;
+
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        return if $s;
+        sleep 0.05;
+    }
+
+    die "the provider did not start on port $port\n";
+}
+
+END {
+    local $?;
+
+    if ($ProviderPid) {
+        kill 'TERM', $ProviderPid;
+        waitpid $ProviderPid, 0;
+    }
+}
+
+sub provider_url {
+    return "http://127.0.0.1:$ENV{TEST_NGINX_PROVIDER_PORT}";
+}
+
+sub provider_script {
+    my $script = shift;
+
+    require HTTP::Tiny;
+
+    my $r = HTTP::Tiny->new->post(provider_url() . "/_script",
+                                  { content => JSON::PP->new->encode($script) });
+    die "provider_script: $r->{status}\n" unless $r->{success};
+}
+
+sub provider_stats {
+    require HTTP::Tiny;
+
+    my $r = HTTP::Tiny->new->get(provider_url() . "/_stats");
+    return $r->{success} ? JSON::PP->new->decode($r->{content}) : {};
+}
+
+# "--- job eval": the ids of the block's 202 answers are kept; after the
+# last request, "signal" is sent if given ('HUP' reloads nginx, 'KILL'
+# SIGKILLs its workers, 'RESTART' stops nginx and starts it again), then
+# each upload's record is read through the files API until it ends
+# (transcribed or failed, up to "timeout" seconds, 20 by default) and
+# checked against "record" (as response_json); "provider" is checked
+# against provider_stats() (calls, max_inflight: a value or a code ref).
+#
+#     --- job eval
+#     { customer => "acme", files => "/files/", signal => "HUP",
+#       record => { "/status" => "transcribed", "/attempts" => 3 },
+#       provider => { calls => 3 } }
+
+my %JobIds;
+
+sub job_check {
+    return sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+
+        my $job = $block->job;
+        return unless defined $job;
+
+        my $ids = $JobIds{$block->name} //= [];
+        my $json = eval { JSON::PP->new->decode($body) } // {};
+        push @$ids, $json->{id} if defined $json->{id};
+
+        return unless $req_idx == last_index($block);
+
+        my $name = $block->name . " - job";
+
+        if ($dry_run) {
+            SKIP: { Test::More::skip("$name - $dry_run", 1); }
+            return;
+        }
+
+        require HTTP::Tiny;
+
+        my @err;
+        my $servroot = $Test::Nginx::Util::ServRoot;
+
+        sleep $job->{pause} if $job->{pause};
+
+        push @err, job_signal($servroot, $job->{signal}) if $job->{signal};
+
+        my $http = HTTP::Tiny->new(default_headers =>
+                                   { 'X-Customer' => $job->{customer} });
+        my $base = "http://127.0.0.1:" . Test::Nginx::Util::server_port()
+                   . $job->{files};
+        my $deadline = Time::HiRes::time() + ($job->{timeout} // 20);
+
+        push @err, "no upload was accepted" unless @$ids;
+
+        for my $id (@$ids) {
+            my $rec;
+
+            if ($job->{delete}) {
+                # once the provider was called: the job waits for a retry
+
+                sleep 0.1 until provider_stats()->{calls}
+                                || Time::HiRes::time() > $deadline;
+
+                my $r = $http->request('DELETE', "$base$id");
+                push @err, "$id: DELETE $r->{status}" if $r->{status} != 204;
+                sleep 0.5;
+                next;
+            }
+
+            while (1) {
+                my $r = $http->get("$base$id/metadata");
+                $rec = eval { JSON::PP->new->decode($r->{content}) } // {};
+                last if ($rec->{status} // '') =~ /^(transcribed|failed)$/;
+                last if Time::HiRes::time() > $deadline;
+                sleep 0.1;
+            }
+
+            push @err, map { "$id: $_" } match_json($rec, $job->{record} // {});
+        }
+
+        my $stats = provider_stats();
+
+        for my $k (sort keys %{ $job->{provider} // {} }) {
+            my $e = $job->{provider}{$k};
+            my $v = $stats->{$k};
+
+            push @err, "provider $k: " . show($v)
+                unless ref $e eq 'CODE' ? $e->($v, $stats)
+                                        : defined $v && "$v" eq "$e";
+        }
+
+        Test::More::ok(!@err, $name)
+            or Test::More::diag(join("\n", @err));
+    };
+}
+
+# a master's workers, from /proc (a minimal system has no ps)
+
+sub workers_of {
+    my $master = shift;
+    my @pids;
+
+    for my $stat (glob "/proc/[0-9]*/stat") {
+        my $line = slurp($stat);
+        push @pids, $1 if $line =~ /^(\d+) \(.*\) \S (\d+) / && $2 == $master;
+    }
+
+    return @pids;
+}
+
+sub job_signal {
+    my ($servroot, $signal) = @_;
+    my $pidfile = "$servroot/logs/nginx.pid";
+    my $master = slurp($pidfile) =~ s/\s+//gr;
+
+    return "no master pid in $pidfile" unless $master;
+
+    if ($signal eq 'HUP') {
+        kill 'HUP', $master;
+
+    } elsif ($signal eq 'KILL') {
+        kill 'KILL', workers_of($master);
+
+    } elsif ($signal eq 'RESTART') {
+        # under valgrind nginx is the runner's child: not restarted here
+        return () if $ENV{TEST_NGINX_USE_VALGRIND};
+
+        kill 'QUIT', $master;
+
+        for (1 .. 200) {
+            last unless kill 0, $master;
+            sleep 0.05;
+        }
+
+        my $nginx = $ENV{TEST_NGINX_BINARY} // 'nginx';
+        system($nginx, '-p', "$servroot/", '-c', "$servroot/conf/nginx.conf") == 0
+            or return "nginx did not start again";
+    }
+
+    return ();
+}
+
 1;
+

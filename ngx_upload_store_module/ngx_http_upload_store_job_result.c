@@ -1,0 +1,424 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#include "ngx_http_upload_store_module.h"
+#include "ngx_http_upload_store_jobs.h"
+
+
+/*
+ * A job's queue entry and its ends: queued by the receiving request,
+ * cancelled by a DELETE; transcribed, queued again after a backoff, or
+ * failed; and what it held given back.
+ */
+
+
+/*
+ * a stored upload queued: its entry written in {root}/.tmp, then moved
+ * into {root}/.jobs, complete
+ */
+
+ngx_int_t
+ngx_http_upload_store_job_queue(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec,
+    ngx_http_upload_store_loc_conf_t *uslcf, ngx_pool_t *pool,
+    ngx_log_t *log)
+{
+    char       *dump;
+    size_t      len;
+    json_t     *json;
+    ssize_t     n;
+    ngx_fd_t    fd;
+    ngx_err_t   err;
+    ngx_str_t   entry, temp;
+
+    if (ngx_http_upload_store_job_paths(pool, store, rec->id, &entry, &temp)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    json = json_pack("{s:s%,s:s%,s:s%,s:s%,s:s%}",
+                     "id", (char *) rec->id,
+                     (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                     "customer", (char *) rec->customer.data,
+                     rec->customer.len,
+                     "category", (char *) rec->category.data,
+                     rec->category.len,
+                     "provider", (char *) uslcf->job->name.data,
+                     uslcf->job->name.len,
+                     "location", (char *) uslcf->clcf->name.data,
+                     uslcf->clcf->name.len);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    dump = json_dumps(json, JSON_COMPACT);
+    json_decref(json);
+
+    if (dump == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(dump);
+
+    fd = ngx_open_file(temp.data, NGX_FILE_WRONLY,
+                       NGX_FILE_CREATE_OR_OPEN|NGX_FILE_TRUNCATE,
+                       store->access);
+
+    if (fd == NGX_INVALID_FILE) {
+        err = ngx_errno;
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      ngx_open_file_n " \"%V\" failed (customer \"%V\")",
+                      &temp, &rec->customer);
+        free(dump);
+        return NGX_ERROR;
+    }
+
+    n = ngx_write_fd(fd, dump, len);
+    err = ngx_errno;
+
+    free(dump);
+    (void) ngx_close_file(fd);
+
+    if (n != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_CRIT, log, n == -1 ? err : 0,
+                      ngx_write_fd_n " \"%V\" failed (customer \"%V\")",
+                      &temp, &rec->customer);
+        (void) ngx_delete_file(temp.data);
+        return NGX_ERROR;
+    }
+
+    if (ngx_rename_file(temp.data, entry.data) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      ngx_rename_file_n " \"%V\" to \"%V\" failed "
+                      "(customer \"%V\")", &temp, &entry, &rec->customer);
+        (void) ngx_delete_file(temp.data);
+        return NGX_ERROR;
+    }
+
+    /* this worker looks at once */
+
+    if (ngx_http_upload_store_jobs != NULL && !ngx_exiting) {
+        ngx_add_timer(&ngx_http_upload_store_jobs->scan, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+/* a job's entry removed: NGX_OK, or NGX_DECLINED when there was none */
+
+ngx_int_t
+ngx_http_upload_store_job_cancel(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_log_t *log)
+{
+    ngx_str_t  entry, temp;
+
+    if (store->jobs_path == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_upload_store_job_paths(pool, store, rec->id, &entry, &temp)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_delete_file(entry.data) == NGX_FILE_ERROR) {
+
+        if (ngx_errno == NGX_ENOENT) {
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      ngx_delete_file_n " \"%V\" failed (customer \"%V\")",
+                      &entry, &rec->customer);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the record transcribed, as by the synchronous path; the entry goes */
+
+void
+ngx_http_upload_store_job_transcribed(ngx_http_upload_store_job_t *job,
+    ngx_str_t *text)
+{
+    ngx_http_upload_store_t         *store;
+    ngx_http_upload_store_record_t  *rec;
+
+    store = job->store;
+    rec = &job->record;
+
+    rec->text.len = text->len;
+    rec->text.data = ngx_pnalloc(job->pool, text->len + 1);
+    if (rec->text.data == NULL) {
+        ngx_http_upload_store_job_retry(job, rec->provider_status);
+        return;
+    }
+
+    ngx_memcpy(rec->text.data, text->data, text->len);
+    ngx_str_null(&rec->processed);
+
+    if (job->uslcf != NULL && job->uslcf->lexicon != NULL
+        && ngx_http_upload_store_lexicon_apply(job->pool, job->uslcf->lexicon,
+                                               &rec->text, &rec->processed)
+           != NGX_OK)
+    {
+        ngx_str_null(&rec->processed);
+    }
+
+    (void) ngx_http_upload_store_record_set_state(rec,
+                                        NGX_HTTP_UPLOAD_STORE_TRANSCRIBED);
+    rec->transcription = 1;
+    rec->outcome = NGX_HTTP_UPLOAD_STORE_OUTCOME_TRANSCRIBED;
+    ngx_str_null(&rec->last_error);
+
+    if (store->backend->save(store, rec, job->pool, job->log) == NGX_ERROR) {
+        /* the entry stays: the job runs again */
+        ngx_http_upload_store_job_end(job, 0);
+        return;
+    }
+
+    ngx_http_upload_store_stats_transcription(store, rec->outcome,
+                                              rec->transcribe_ms);
+
+    if (job->uslcf != NULL && !job->uslcf->keep) {
+        (void) store->backend->remove(store, rec, NGX_HTTP_UPLOAD_STORE_AUDIO,
+                                      job->log);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, job->log, 0,
+                  "upload store: job of customer \"%V\", id %*s, "
+                  "transcribed in %M ms, attempt %ui", &rec->customer,
+                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id,
+                  rec->transcribe_ms, rec->attempts);
+
+    ngx_http_upload_store_job_end(job, 1);
+}
+
+
+/*
+ * a failure that may pass: queued again after a backoff with jitter
+ * (the provider's Retry-After if longer), or failed after "retries"
+ */
+
+void
+ngx_http_upload_store_job_retry(ngx_http_upload_store_job_t *job,
+    ngx_uint_t status)
+{
+    time_t                           t;
+    uint64_t                         now;
+    ngx_int_t                        n;
+    ngx_msec_t                       delay, after;
+    struct timespec                  ts[2];
+    ngx_http_upload_store_t         *store;
+    ngx_http_upload_store_remote_t  *remote;
+    ngx_http_upload_store_record_t  *rec;
+
+    store = job->store;
+    remote = job->remote;
+    rec = &job->record;
+
+    if (rec->attempts > remote->retries) {
+        ngx_http_upload_store_job_failed(job,
+                     status == NGX_HTTP_TOO_MANY_REQUESTS
+                     ? NGX_HTTP_UPLOAD_STORE_OUTCOME_RATE_LIMITED
+                     : (job->transfer.result == CURLE_OPERATION_TIMEDOUT
+                        ? NGX_HTTP_UPLOAD_STORE_OUTCOME_TIMEOUT
+                        : NGX_HTTP_UPLOAD_STORE_OUTCOME_ERROR),
+                     status);
+        return;
+    }
+
+    delay = remote->backoff_max;
+
+    if (rec->attempts <= 20) {
+        delay = ngx_min(remote->backoff << (rec->attempts - 1),
+                        remote->backoff_max);
+    }
+
+    delay = delay / 2 + ngx_random() % (delay / 2 + 1);
+
+    /* Retry-After: seconds, or an HTTP date */
+
+    if (job->retry_after.len) {
+        n = ngx_atoi(job->retry_after.data, job->retry_after.len);
+
+        if (n == NGX_ERROR) {
+            t = ngx_parse_http_time(job->retry_after.data,
+                                    job->retry_after.len);
+            n = (t == NGX_ERROR || t < ngx_time()) ? 0 : t - ngx_time();
+        }
+
+        after = (ngx_msec_t) ngx_min(n, NGX_HTTP_UPLOAD_STORE_RETRY_MAX
+                                        / 1000) * 1000;
+        delay = ngx_max(delay, after);
+    }
+
+    now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+
+    (void) ngx_http_upload_store_record_set_state(rec,
+                                            NGX_HTTP_UPLOAD_STORE_QUEUED);
+    rec->next_attempt = now + delay;
+
+    if (store->backend->save(store, rec, job->pool, job->log)
+        == NGX_DECLINED)
+    {
+        (void) ngx_delete_file(job->entry_path.data);
+        ngx_http_upload_store_job_end(job, 0);
+        return;
+    }
+
+    /* the entry's mtime: when it may run again */
+
+    ts[0].tv_sec = (time_t) (rec->next_attempt / 1000);
+    ts[0].tv_nsec = (long) (rec->next_attempt % 1000) * 1000000;
+    ts[1] = ts[0];
+
+    if (futimens(job->entry, ts) == -1) {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      "futimens() \"%V\" failed", &job->entry_path);
+    }
+
+    ngx_log_error(NGX_LOG_WARN, job->log, 0,
+                  "upload store: job of customer \"%V\", id %*s, attempt "
+                  "%ui failed (%V), next in %M ms", &rec->customer,
+                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id,
+                  rec->attempts, &rec->last_error, delay);
+
+    ngx_http_upload_store_job_end(job, 0);
+}
+
+
+/* the job ends failed: the record says why, the entry goes */
+
+void
+ngx_http_upload_store_job_failed(ngx_http_upload_store_job_t *job,
+    ngx_uint_t outcome, ngx_uint_t status)
+{
+    ngx_http_upload_store_t         *store;
+    ngx_http_upload_store_record_t  *rec;
+
+    store = job->store;
+    rec = &job->record;
+
+    ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                  "upload store: job of customer \"%V\", id %*s, \"%V\", "
+                  "failed: %s (provider status %ui, attempt %ui: %V)",
+                  &rec->customer, (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                  rec->id, &rec->path,
+                  ngx_http_upload_store_outcome_name(outcome), status,
+                  rec->attempts, &rec->last_error);
+
+    if (rec->file.len != 0) {
+        /* loaded: its record says so */
+
+        rec->job = 1;
+        rec->transcription = 1;
+        rec->outcome = outcome;
+
+        (void) ngx_http_upload_store_record_set_state(rec,
+                                            NGX_HTTP_UPLOAD_STORE_FAILED);
+
+        if (store->backend->save(store, rec, job->pool, job->log)
+            == NGX_ERROR)
+        {
+            ngx_http_upload_store_job_end(job, 0);
+            return;
+        }
+
+        ngx_http_upload_store_stats_transcription(store, outcome,
+                                                  rec->transcribe_ms);
+    }
+
+    ngx_http_upload_store_job_end(job, 1);
+}
+
+
+/* the record's last_error, from the job's pool */
+
+void
+ngx_http_upload_store_job_error(ngx_http_upload_store_job_t *job,
+    const char *fmt, ...)
+{
+    u_char   *p, buf[512];
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    job->record.last_error.data = ngx_pnalloc(job->pool, p - buf);
+    if (job->record.last_error.data == NULL) {
+        job->record.last_error.len = 0;
+        return;
+    }
+
+    job->record.last_error.len = p - buf;
+    ngx_memcpy(job->record.last_error.data, buf, p - buf);
+}
+
+
+/*
+ * everything the job holds given back; done: its entry goes first, while
+ * it is still locked, so no other worker can take it
+ */
+
+void
+ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
+    ngx_uint_t done)
+{
+    if (done && ngx_delete_file(job->entry_path.data) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      ngx_delete_file_n " \"%V\" failed", &job->entry_path);
+    }
+
+    if (job->transfer.easy != NULL) {
+        ngx_http_upload_store_curl_stop(&job->transfer);
+        curl_easy_cleanup(job->transfer.easy);
+        job->transfer.easy = NULL;
+    }
+
+    if (job->mime != NULL) {
+        curl_mime_free(job->mime);
+    }
+
+    if (job->headers != NULL) {
+        curl_slist_free_all(job->headers);
+    }
+
+    if (job->audio != NGX_INVALID_FILE) {
+        (void) ngx_close_file(job->audio);
+    }
+
+    if (job->slot != NGX_CONF_UNSET_UINT) {
+        ngx_http_upload_store_slot_give(job->slot);
+        ngx_queue_remove(&job->queue);
+
+        /* a slot is free: a look at the queue soon */
+
+        if (!ngx_exiting && !ngx_terminate) {
+            ngx_add_timer(&ngx_http_upload_store_jobs->scan, 1);
+        }
+    }
+
+    (void) close(job->entry);
+
+    ngx_destroy_pool(job->pool);
+}
+
+
+void
+ngx_http_upload_store_slot_give(ngx_uint_t slot)
+{
+    (void) ngx_atomic_cmp_set(&ngx_http_upload_store_jobs->slots[slot],
+                              ngx_pid, 0);
+}

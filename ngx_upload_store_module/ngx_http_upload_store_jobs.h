@@ -1,0 +1,85 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#ifndef _NGX_HTTP_UPLOAD_STORE_JOBS_H_INCLUDED_
+#define _NGX_HTTP_UPLOAD_STORE_JOBS_H_INCLUDED_
+
+
+#include "ngx_http_upload_store_module.h"
+
+
+#define NGX_HTTP_UPLOAD_STORE_SCAN       1000    /* ms between looks */
+#define NGX_HTTP_UPLOAD_STORE_ENTRY_MAX  4096
+#define NGX_HTTP_UPLOAD_STORE_RETRY_MAX  86400000   /* Retry-After, ms */
+
+
+/* a job a worker runs: its entry locked, its request on curl */
+
+typedef struct {
+    ngx_http_upload_store_transfer_t   transfer;    /* first */
+
+    ngx_queue_t                        queue;
+    ngx_pool_t                        *pool;
+    ngx_log_t                         *log;
+    ngx_http_upload_store_t           *store;
+    ngx_http_upload_store_remote_t    *remote;
+    ngx_http_upload_store_loc_conf_t  *uslcf;       /* NULL: none now */
+    ngx_http_upload_store_record_t     record;
+
+    ngx_fd_t                           entry;       /* locked */
+    ngx_str_t                          entry_path;
+    ngx_fd_t                           audio;
+    off_t                              size;
+    off_t                              offset;
+    ngx_uint_t                         slot;
+
+    curl_mime                         *mime;
+    struct curl_slist                 *headers;
+    char                              *url;
+
+    u_char                            *answer;
+    size_t                             len;
+    size_t                             cap;
+    size_t                             max;
+    ngx_str_t                          retry_after;
+    ngx_str_t                          content_type;
+    ngx_msec_t                         start;
+
+    unsigned                           too_big:1;
+} ngx_http_upload_store_job_t;
+
+
+/* the worker's */
+
+typedef struct {
+    ngx_event_t                         scan;
+    ngx_queue_t                         running;
+    ngx_cycle_t                        *cycle;
+    ngx_http_upload_store_main_conf_t  *usmcf;
+    ngx_atomic_t                       *slots;
+    ngx_msec_t                          next;        /* the next look */
+} ngx_http_upload_store_jobs_t;
+
+
+ngx_int_t ngx_http_upload_store_job_request(
+    ngx_http_upload_store_job_t *job);
+void ngx_http_upload_store_job_transcribed(
+    ngx_http_upload_store_job_t *job, ngx_str_t *text);
+void ngx_http_upload_store_job_retry(ngx_http_upload_store_job_t *job,
+    ngx_uint_t status);
+void ngx_http_upload_store_job_failed(ngx_http_upload_store_job_t *job,
+    ngx_uint_t outcome, ngx_uint_t status);
+void ngx_http_upload_store_job_error(ngx_http_upload_store_job_t *job,
+    const char *fmt, ...);
+void ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
+    ngx_uint_t done);
+void ngx_http_upload_store_slot_give(ngx_uint_t slot);
+
+
+extern ngx_http_upload_store_jobs_t  *ngx_http_upload_store_jobs;
+
+
+#endif /* _NGX_HTTP_UPLOAD_STORE_JOBS_H_INCLUDED_ */
