@@ -38,15 +38,16 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: 50 jobs, two workers, concurrency=2: never more than 2 at the provider, each called once
+=== TEST 1: 50 jobs, two workers and a reload, concurrency=2: never more than 2 at the provider, each called once
 --- init
-UploadStore::provider_script({ then => { sleep => 0.1, text => "one of many" } });
+UploadStore::provider_script({ then => { sleep => 0.2, text => "one of many" } });
 --- request eval
 [map { "POST /upload\nclip $_" } 1 .. 50]
 --- error_code eval
 [(202) x 50]
 --- job eval
 { customer => "acme", files => "/files/", timeout => 60,
+  signal => "HUP", pause => 0.5,
   record => { "/status" => "transcribed", "/attempts" => 1,
               "/text" => "one of many" },
   provider => { calls => 50, max_inflight => 2 } }
