@@ -36,6 +36,8 @@ static ngx_int_t ngx_http_upload_store_files_transcript(
     ngx_http_request_t *r, ngx_http_upload_store_ctx_t *ctx);
 static ngx_int_t ngx_http_upload_store_files_delete(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_store_files_requeue(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx);
 
 
 ngx_int_t
@@ -54,8 +56,12 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
     uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
     store = uslcf->files->data;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE))) {
-        return ngx_http_upload_store_not_allowed(r, "GET, HEAD, DELETE");
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_DELETE))
+        && !(r->method == NGX_HTTP_POST && uslcf->job != NULL))
+    {
+        return ngx_http_upload_store_not_allowed(r, uslcf->job
+                                                 ? "GET, HEAD, DELETE, POST"
+                                                 : "GET, HEAD, DELETE");
     }
 
     rc = ngx_http_discard_request_body(r);
@@ -92,7 +98,17 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
     if (what != NGX_HTTP_UPLOAD_STORE_AUDIO_FILE
         && (r->method & NGX_HTTP_DELETE))
     {
-        return ngx_http_upload_store_not_allowed(r, "GET, HEAD");
+        return ngx_http_upload_store_not_allowed(r,
+                         what == NGX_HTTP_UPLOAD_STORE_TRANSCRIPT && uslcf->job
+                         ? "GET, HEAD, POST" : "GET, HEAD");
+    }
+
+    if (r->method == NGX_HTTP_POST
+        && what != NGX_HTTP_UPLOAD_STORE_TRANSCRIPT)
+    {
+        return ngx_http_upload_store_not_allowed(r,
+                         what == NGX_HTTP_UPLOAD_STORE_AUDIO_FILE
+                         ? "GET, HEAD, DELETE" : "GET, HEAD");
     }
 
     rc = store->backend->load(store, rec, &raw, r->pool, r->connection->log);
@@ -118,6 +134,10 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
 
     if (r->method & NGX_HTTP_DELETE) {
         return ngx_http_upload_store_files_delete(r, ctx);
+    }
+
+    if (r->method == NGX_HTTP_POST) {
+        return ngx_http_upload_store_files_requeue(r, ctx);
     }
 
     switch (what) {
@@ -482,4 +502,84 @@ ngx_http_upload_store_files_delete(ngx_http_request_t *r,
     r->header_only = 1;
 
     return ngx_http_upload_store_send(r, NGX_HTTP_NO_CONTENT, &empty, &empty);
+}
+
+
+/*
+ * POST .../{id}/transcript: a new job for an upload that is stored only
+ * or whose transcription failed; its attempts count again from 0
+ */
+
+static ngx_int_t
+ngx_http_upload_store_files_requeue(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx)
+{
+    ngx_int_t                          rc;
+    ngx_str_t                          json, location;
+    ngx_http_upload_store_t           *store;
+    ngx_http_upload_store_record_t    *rec;
+    ngx_http_upload_store_loc_conf_t  *uslcf;
+
+    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
+    store = ctx->store;
+    rec = &ctx->record;
+
+    if (rec->state != NGX_HTTP_UPLOAD_STORE_STORED
+        && rec->state != NGX_HTTP_UPLOAD_STORE_FAILED)
+    {
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_CONFLICT,
+                                  "job_exists",
+                                  "upload %*s is %s",
+                                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                                  rec->id,
+                                  ngx_http_upload_store_state_name(
+                                                               rec->state));
+    }
+
+    (void) ngx_http_upload_store_record_set_state(rec,
+                                            NGX_HTTP_UPLOAD_STORE_QUEUED);
+    rec->job = 1;
+    rec->attempts = 0;
+
+    rc = store->backend->save(store, rec, r->pool, r->connection->log);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_upload_store_files_not_found(r, ctx,
+                                                     "deleted meanwhile");
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_upload_store_job_queue(store, rec, uslcf, r->pool,
+                                        r->connection->log)
+        != NGX_OK)
+    {
+        return ngx_http_upload_store_set_error(r,
+                                           NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                           "queue_failed",
+                                           "the transcription could not "
+                                           "be queued");
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "upload store \"%V\": customer \"%V\" queued a new "
+                  "transcription of id %*s", &store->name, &rec->customer,
+                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id);
+
+    /* the upload's own URI: this one without "/transcript" */
+
+    location.data = r->uri.data;
+    location.len = r->uri.len - (sizeof("/transcript") - 1);
+
+    if (ngx_http_upload_store_add_header(r, "Location", &location) != NGX_OK
+        || ngx_http_upload_store_record_dump(r->pool, rec, &json,
+                                             r->connection->log)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_upload_store_send_json(r, NGX_HTTP_ACCEPTED, &json);
 }

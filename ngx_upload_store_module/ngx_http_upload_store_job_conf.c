@@ -504,6 +504,7 @@ ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
     size_t                               size;
     ngx_str_t                            name;
     ngx_uint_t                           i, j, slots;
+    ngx_shm_zone_t                      *zone;
     ngx_http_upload_store_t             *store;
     ngx_http_upload_store_remote_t      *remote;
     ngx_http_upload_store_loc_conf_t   **jobs, **endpoints, *uslcf;
@@ -513,11 +514,13 @@ ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
     for (i = 0; i < usmcf->jobs.nelts; i++) {
         uslcf = jobs[i];
 
-        if (uslcf->receive == NULL) {
+        zone = uslcf->receive ? uslcf->receive : uslcf->files;
+
+        if (zone == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"upload_store_transcribe_job %V\" is only "
-                          "allowed with \"upload_store_receive\"",
-                          &uslcf->job_name);
+                          "allowed with \"upload_store_receive\" or "
+                          "\"upload_store_files\"", &uslcf->job_name);
             return NGX_ERROR;
         }
 
@@ -539,7 +542,7 @@ ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        store = uslcf->receive->data;
+        store = zone->data;
 
         if (store != NULL && ngx_http_upload_store_jobs_path(cf, store)
                              != NGX_OK)
@@ -551,7 +554,7 @@ ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
 
         endpoints = usmcf->endpoints.elts;
 
-        for (j = 0; j < usmcf->endpoints.nelts; j++) {
+        for (j = 0; uslcf->receive && j < usmcf->endpoints.nelts; j++) {
             name = endpoints[j]->clcf->name;
 
             if (endpoints[j]->files == uslcf->receive

@@ -583,7 +583,7 @@ ngx_http_upload_store_slot_take(ngx_http_upload_store_remote_t *remote,
 static ngx_http_upload_store_loc_conf_t *
 ngx_http_upload_store_job_location(ngx_str_t *store, ngx_str_t *location)
 {
-    ngx_str_t                           *name;
+    ngx_str_t                           *name, *zone;
     ngx_uint_t                           i;
     ngx_http_upload_store_loc_conf_t   **jobs;
     ngx_http_upload_store_main_conf_t   *usmcf;
@@ -593,10 +593,11 @@ ngx_http_upload_store_job_location(ngx_str_t *store, ngx_str_t *location)
 
     for (i = 0; i < usmcf->jobs.nelts; i++) {
         name = &jobs[i]->clcf->name;
+        zone = jobs[i]->receive ? &jobs[i]->receive->shm.name
+                                : &jobs[i]->files->shm.name;
 
-        if (jobs[i]->receive->shm.name.len == store->len
-            && ngx_strncmp(jobs[i]->receive->shm.name.data, store->data,
-                           store->len) == 0
+        if (zone->len == store->len
+            && ngx_strncmp(zone->data, store->data, store->len) == 0
             && name->len == location->len
             && ngx_strncmp(name->data, location->data, name->len) == 0)
         {

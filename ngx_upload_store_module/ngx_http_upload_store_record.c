@@ -23,6 +23,8 @@ static ngx_int_t ngx_http_upload_store_record_string(ngx_pool_t *pool,
     json_t *json, char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_upload_store_record_same(json_t *json, char *key,
     u_char *data, size_t len);
+static ngx_int_t ngx_http_upload_store_record_kept(ngx_pool_t *pool,
+    json_t *json, ngx_http_upload_store_record_t *rec);
 static ngx_int_t ngx_http_upload_store_record_job(
     ngx_http_upload_store_record_t *rec, json_t *json);
 static ngx_uint_t ngx_http_upload_store_record_name(json_t *json, char *key,
@@ -454,6 +456,13 @@ ngx_http_upload_store_record_parse(ngx_pool_t *pool, ngx_str_t *raw,
     rec->transcription = json_is_string(json_object_get(json, "text"))
                          || rec->processed.data != NULL;
 
+    /* what a rewrite of the record must keep */
+
+    if (ngx_http_upload_store_record_kept(pool, json, rec) != NGX_OK) {
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
     v = json_object_get(json, "attempts");
 
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
@@ -536,6 +545,81 @@ ngx_http_upload_store_record_same(json_t *json, char *key, u_char *data,
         || ngx_strncmp(json_string_value(v), data, len) != 0)
     {
         return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * the members a record read back keeps when it is written again: the
+ * checksum, the form's fields, the provider's status and time
+ */
+
+static ngx_int_t
+ngx_http_upload_store_record_kept(ngx_pool_t *pool, json_t *json,
+    ngx_http_upload_store_record_t *rec)
+{
+    size_t         i, n;
+    json_t        *fields, *v, *e;
+    const char    *key;
+    ngx_keyval_t  *kv;
+
+    v = json_object_get(json, "sha256");
+
+    if (json_is_string(v) && json_string_length(v) == 64) {
+        ngx_memcpy(rec->sha256, json_string_value(v), 64);
+        rec->hashed = 1;
+    }
+
+    v = json_object_get(json, "provider_status");
+    rec->provider_status = json_is_integer(v) && json_integer_value(v) > 0
+                           ? (ngx_uint_t) json_integer_value(v) : 0;
+
+    v = json_object_get(json, "transcribe_ms");
+    rec->transcribe_ms = json_is_integer(v) && json_integer_value(v) > 0
+                         ? (ngx_msec_t) json_integer_value(v) : 0;
+
+    fields = json_object_get(json, "fields");
+
+    if (!json_is_object(fields)) {
+        return NGX_OK;
+    }
+
+    rec->fields = ngx_array_create(pool, json_object_size(fields) + 1,
+                                   sizeof(ngx_keyval_t));
+    if (rec->fields == NULL) {
+        return NGX_ERROR;
+    }
+
+    json_object_foreach(fields, key, v) {
+
+        n = json_is_array(v) ? json_array_size(v) : 1;
+
+        for (i = 0; i < n; i++) {
+            e = json_is_array(v) ? json_array_get(v, i) : v;
+
+            if (!json_is_string(e)) {
+                continue;
+            }
+
+            kv = ngx_array_push(rec->fields);
+            if (kv == NULL) {
+                return NGX_ERROR;
+            }
+
+            kv->key.len = ngx_strlen(key);
+            kv->key.data = ngx_pnalloc(pool, kv->key.len);
+            kv->value.len = json_string_length(e);
+            kv->value.data = ngx_pnalloc(pool, kv->value.len + 1);
+
+            if (kv->key.data == NULL || kv->value.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(kv->key.data, key, kv->key.len);
+            ngx_memcpy(kv->value.data, json_string_value(e), kv->value.len);
+        }
     }
 
     return NGX_OK;

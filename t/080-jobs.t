@@ -333,7 +333,7 @@ some audio
 [alert]
 --- must_die
 --- error_log
-"upload_store_transcribe_job fake" is only allowed with "upload_store_receive"
+"upload_store_transcribe_job fake" is only allowed with "upload_store_receive" or "upload_store_files"
 
 
 
@@ -408,3 +408,99 @@ more audio
 --- store_files
 acme/audio/DAY/upload_ID
 acme/audio/DAY/ID.json
+
+
+
+=== TEST 17: a form's fields and checksum stay in the record the job rewrites
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_checksum sha256;
+        upload_store_transcribe_job fake;
+    }
+
+    location /files/ {
+        upload_store_files audio;
+        upload_store_customer $http_x_customer;
+    }
+--- init
+UploadStore::provider_script({ then => { text => "kept" } });
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+"POST /upload\n--XYZ\r
+Content-Disposition: form-data; name=\"language\"\r
+\r
+en\r
+--XYZ\r
+Content-Disposition: form-data; name=\"tag\"\r
+\r
+a\r
+--XYZ\r
+Content-Disposition: form-data; name=\"tag\"\r
+\r
+b\r
+--XYZ\r
+Content-Disposition: form-data; name=\"file\"; filename=\"talk.wav\"\r
+Content-Type: audio/wav\r
+\r
+RIFF....WAVEfmt \r
+--XYZ--\r
+"
+--- error_code: 202
+--- job eval
+{ customer => "acme", files => "/files/",
+  record => { "/status" => "transcribed", "/text" => "kept",
+              "/filename" => "talk.wav", "/fields/language" => "en",
+              "/fields/tag/0" => "a", "/fields/tag/1" => "b",
+              "/sha256" => qr/^[0-9a-f]{64}$/ } }
+--- store_files
+acme/audio/DAY/upload_ID.wav 16
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 18: POST .../transcript: a failed job queued again, then transcribed; again: 409
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe_job fake;
+    }
+
+    location /files/ {
+        upload_store_files audio;
+        upload_store_customer $http_x_customer;
+        upload_store_transcribe_job fake;
+    }
+--- init
+UploadStore::provider_script({ steps => [{ status => 400 }],
+                               then => { text => "second time" } });
+--- request
+POST /upload
+some audio
+--- error_code: 202
+--- job eval
+{ customer => "acme", files => "/files/", retry => 1,
+  record => { "/status" => "transcribed", "/text" => "second time",
+              "/attempts" => 1 },
+  provider => { calls => 2 } }
+--- store_files
+acme/audio/DAY/upload_ID
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 19: POST .../transcript where no job is configured: 405
+--- request
+POST /files/01JGGVSAG0ABCDEFGHJKMNPQRS/transcript
+--- more_headers
+X-Customer: acme
+--- error_code: 405
+--- response_headers
+Allow: GET, HEAD, DELETE
+--- response_json eval
+{ "/error/code" => "method_not_allowed" }
+--- store_files
+

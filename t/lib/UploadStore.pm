@@ -836,6 +836,21 @@ sub job_check {
                 sleep 0.1;
             }
 
+            if ($job->{retry} && ($rec->{status} // '') eq 'failed') {
+                # POST .../transcript: queued again, then waited for
+
+                my $r = $http->post("$base$id/transcript");
+                push @err, "$id: POST transcript $r->{status}"
+                    if $r->{status} != 202;
+
+                $r = $http->post("$base$id/transcript");
+                push @err, "$id: POST transcript again $r->{status}"
+                    if $r->{status} != 409;
+
+                $job = { %$job, retry => 0 };
+                redo;
+            }
+
             push @err, map { "$id: $_" } match_json($rec, $job->{record} // {});
         }
 
