@@ -70,6 +70,14 @@ typedef enum {
 } ngx_http_upload_store_state_e;
 
 
+/* a job's webhook */
+
+#define NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE       0
+#define NGX_HTTP_UPLOAD_STORE_WEBHOOK_PENDING    1
+#define NGX_HTTP_UPLOAD_STORE_WEBHOOK_DELIVERED  2
+#define NGX_HTTP_UPLOAD_STORE_WEBHOOK_FAILED     3
+
+
 /* how a transcription ended: the record's "error", the counters' key */
 
 typedef enum {
@@ -206,6 +214,8 @@ typedef struct {
     ngx_uint_t                      attempts;
     ngx_str_t                       last_error;
     uint64_t                        next_attempt;   /* ms, 0: none */
+    ngx_uint_t                      webhook;     /* ..._WEBHOOK_* */
+    ngx_uint_t                      webhook_attempts;
 
     /* where it is, from the layout */
     ngx_str_t                       path;        /* the audio */

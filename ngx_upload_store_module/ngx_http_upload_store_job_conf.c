@@ -416,6 +416,56 @@ ngx_http_upload_store_provider_field(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* upload_store_webhook URL [secret=FILE] | off */
+
+char *
+ngx_http_upload_store_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_store_loc_conf_t  *uslcf = conf;
+
+    ngx_str_t  *value, name;
+
+    if (uslcf->webhook.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
+        ngx_str_set(&uslcf->webhook, "");
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0
+        && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\": http:// or https:// "
+                           "expected", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    uslcf->webhook = value[1];
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "secret=", 7) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        name.data = value[2].data + 7;
+        name.len = value[2].len - 7;
+
+        return ngx_http_upload_store_read_secret(cf, &name,
+                                                 &uslcf->webhook_secret);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* upload_store_transcribe_job NAME: resolved once everything is read */
 
 char *

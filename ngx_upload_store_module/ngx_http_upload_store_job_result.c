@@ -15,6 +15,20 @@
  */
 
 
+static ngx_msec_t ngx_http_upload_store_job_backoff(
+    ngx_http_upload_store_remote_t *remote, ngx_uint_t attempts);
+static void ngx_http_upload_store_job_later(ngx_http_upload_store_job_t *job,
+    uint64_t ms);
+static ngx_int_t ngx_http_upload_store_webhook_body(
+    ngx_http_upload_store_job_t *job, ngx_str_t *body);
+static ngx_int_t ngx_http_upload_store_webhook_headers(
+    ngx_http_upload_store_job_t *job, ngx_str_t *body);
+static size_t ngx_http_upload_store_webhook_discard(char *buf, size_t size,
+    size_t n, void *data);
+static void ngx_http_upload_store_webhook_done(
+    ngx_http_upload_store_transfer_t *t);
+
+
 /*
  * a stored upload queued: its entry written in {root}/.tmp, then moved
  * into {root}/.jobs, complete
@@ -199,7 +213,9 @@ ngx_http_upload_store_job_transcribed(ngx_http_upload_store_job_t *job,
                   (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id,
                   rec->transcribe_ms, rec->attempts);
 
-    ngx_http_upload_store_job_end(job, 1);
+    if (ngx_http_upload_store_job_webhook(job) != NGX_OK) {
+        ngx_http_upload_store_job_end(job, 1);
+    }
 }
 
 
@@ -216,7 +232,6 @@ ngx_http_upload_store_job_retry(ngx_http_upload_store_job_t *job,
     uint64_t                         now;
     ngx_int_t                        n;
     ngx_msec_t                       delay, after;
-    struct timespec                  ts[2];
     ngx_http_upload_store_t         *store;
     ngx_http_upload_store_remote_t  *remote;
     ngx_http_upload_store_record_t  *rec;
@@ -236,14 +251,7 @@ ngx_http_upload_store_job_retry(ngx_http_upload_store_job_t *job,
         return;
     }
 
-    delay = remote->backoff_max;
-
-    if (rec->attempts <= 20) {
-        delay = ngx_min(remote->backoff << (rec->attempts - 1),
-                        remote->backoff_max);
-    }
-
-    delay = delay / 2 + ngx_random() % (delay / 2 + 1);
+    delay = ngx_http_upload_store_job_backoff(remote, rec->attempts);
 
     /* Retry-After: seconds, or an HTTP date */
 
@@ -275,16 +283,7 @@ ngx_http_upload_store_job_retry(ngx_http_upload_store_job_t *job,
         return;
     }
 
-    /* the entry's mtime: when it may run again */
-
-    ts[0].tv_sec = (time_t) (rec->next_attempt / 1000);
-    ts[0].tv_nsec = (long) (rec->next_attempt % 1000) * 1000000;
-    ts[1] = ts[0];
-
-    if (futimens(job->entry, ts) == -1) {
-        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
-                      "futimens() \"%V\" failed", &job->entry_path);
-    }
+    ngx_http_upload_store_job_later(job, rec->next_attempt);
 
     ngx_log_error(NGX_LOG_WARN, job->log, 0,
                   "upload store: job of customer \"%V\", id %*s, attempt "
@@ -335,6 +334,10 @@ ngx_http_upload_store_job_failed(ngx_http_upload_store_job_t *job,
 
         ngx_http_upload_store_stats_transcription(store, outcome,
                                                   rec->transcribe_ms);
+
+        if (ngx_http_upload_store_job_webhook(job) == NGX_OK) {
+            return;
+        }
     }
 
     ngx_http_upload_store_job_end(job, 1);
@@ -421,4 +424,315 @@ ngx_http_upload_store_slot_give(ngx_uint_t slot)
 {
     (void) ngx_atomic_cmp_set(&ngx_http_upload_store_jobs->slots[slot],
                               ngx_pid, 0);
+}
+
+
+/* the wait before attempt n + 1: doubled each time, with jitter */
+
+static ngx_msec_t
+ngx_http_upload_store_job_backoff(ngx_http_upload_store_remote_t *remote,
+    ngx_uint_t attempts)
+{
+    ngx_msec_t  delay;
+
+    delay = remote->backoff_max;
+
+    if (attempts >= 1 && attempts <= 20) {
+        delay = ngx_min(remote->backoff << (attempts - 1),
+                        remote->backoff_max);
+    }
+
+    return delay / 2 + ngx_random() % (delay / 2 + 1);
+}
+
+
+/* the entry's mtime: when the job may run again */
+
+static void
+ngx_http_upload_store_job_later(ngx_http_upload_store_job_t *job,
+    uint64_t ms)
+{
+    struct timespec  ts[2];
+
+    ts[0].tv_sec = (time_t) (ms / 1000);
+    ts[0].tv_nsec = (long) (ms % 1000) * 1000000;
+    ts[1] = ts[0];
+
+    if (futimens(job->entry, ts) == -1) {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      "futimens() \"%V\" failed", &job->entry_path);
+    }
+}
+
+
+/*
+ * the job ended (transcribed or failed): its record POSTed to the
+ * location's upload_store_webhook, signed, on the same multi handle;
+ * NGX_DECLINED: no webhook, the caller ends the job
+ */
+
+ngx_int_t
+ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job)
+{
+    CURL                            *easy;
+    ngx_str_t                        body;
+    ngx_http_upload_store_record_t  *rec;
+
+    rec = &job->record;
+
+    if (job->uslcf == NULL || job->uslcf->webhook.len == 0
+        || rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_DELIVERED
+        || rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_FAILED)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE) {
+        rec->webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_PENDING;
+        rec->job = 1;
+
+        if (job->store->backend->save(job->store, rec, job->pool, job->log)
+            != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    /* the provider's request is over: its handle serves the webhook */
+
+    if (job->transfer.easy != NULL) {
+        ngx_http_upload_store_curl_stop(&job->transfer);
+        curl_easy_cleanup(job->transfer.easy);
+        job->transfer.easy = NULL;
+    }
+
+    if (job->mime != NULL) {
+        curl_mime_free(job->mime);
+        job->mime = NULL;
+    }
+
+    if (job->headers != NULL) {
+        curl_slist_free_all(job->headers);
+        job->headers = NULL;
+    }
+
+    easy = curl_easy_init();
+    if (easy == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->transfer.easy = easy;
+    job->transfer.done = ngx_http_upload_store_webhook_done;
+
+    if (ngx_http_upload_store_webhook_body(job, &body) != NGX_OK
+        || ngx_http_upload_store_webhook_headers(job, &body) != NGX_OK
+        || curl_easy_setopt(easy, CURLOPT_URL, job->uslcf->webhook.data)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_HTTPHEADER, job->headers)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) body.len)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                            (long) job->remote->timeout)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                            (long) job->remote->connect_timeout)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
+                            ngx_http_upload_store_webhook_discard)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https")
+           != CURLE_OK
+        || ngx_http_upload_store_curl_start(&job->transfer) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* {"event": "...", "sent_at": "...", "upload": the record} */
+
+static ngx_int_t
+ngx_http_upload_store_webhook_body(ngx_http_upload_store_job_t *job,
+    ngx_str_t *body)
+{
+    u_char      now[sizeof("1970-01-01T00:00:00.000Z") - 1];
+    json_t     *json, *rec;
+    uint64_t    ms;
+    ngx_int_t   rc;
+
+    rec = ngx_http_upload_store_record_json(job->pool, &job->record,
+                                            job->log);
+    if (rec == NULL) {
+        return NGX_ERROR;
+    }
+
+    ms = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+    job->sent = ms / 1000;
+
+    json = json_pack("{s:s,s:s%,s:o}",
+                     "event",
+                     job->record.state == NGX_HTTP_UPLOAD_STORE_TRANSCRIBED
+                     ? "transcription.completed" : "transcription.failed",
+                     "sent_at", (char *) now,
+                     (size_t) (ngx_http_upload_store_iso_time(now, ms) - now),
+                     "upload", rec);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_upload_store_json_dump(job->pool, json, body);
+
+    json_decref(json);
+
+    return rc;
+}
+
+
+/*
+ * X-Upload-Store-Signature: sha256=HMAC-SHA256(secret, body), hex, as
+ * GitHub signs its webhooks; the body holds its own time (sent_at),
+ * which X-Upload-Store-Timestamp repeats
+ */
+
+static ngx_int_t
+ngx_http_upload_store_webhook_headers(ngx_http_upload_store_job_t *job,
+    ngx_str_t *body)
+{
+    u_char             *p, mac[EVP_MAX_MD_SIZE], hex[2 * EVP_MAX_MD_SIZE];
+    u_char              line[128 + 2 * EVP_MAX_MD_SIZE];
+    ngx_str_t          *secret;
+    unsigned int        len;
+    struct curl_slist  *list;
+
+    list = curl_slist_append(NULL, "Content-Type: application/json");
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->headers = list;
+
+    p = ngx_sprintf(line, "X-Upload-Store-Timestamp: %T%Z", job->sent);
+
+    list = curl_slist_append(job->headers, (char *) line);
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->headers = list;
+
+    list = curl_slist_append(job->headers, "Expect:");
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->headers = list;
+
+    secret = &job->uslcf->webhook_secret;
+
+    if (secret->len == 0) {
+        return NGX_OK;
+    }
+
+    if (HMAC(EVP_sha256(), secret->data, (int) secret->len, body->data,
+             body->len, mac, &len)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    p = ngx_hex_dump(hex, mac, len);
+
+    (void) ngx_sprintf(line, "X-Upload-Store-Signature: sha256=%*s%Z",
+                       (size_t) (p - hex), hex);
+
+    list = curl_slist_append(job->headers, (char *) line);
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->headers = list;
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_http_upload_store_webhook_discard(char *buf, size_t size, size_t n,
+    void *data)
+{
+    return size * n;
+}
+
+
+/* delivered on a 2xx; else tried again as a job is, or given up */
+
+static void
+ngx_http_upload_store_webhook_done(ngx_http_upload_store_transfer_t *t)
+{
+    ngx_http_upload_store_job_t *job = (ngx_http_upload_store_job_t *) t;
+
+    long                             code;
+    u_char                           why[128], *last;
+    uint64_t                         now;
+    ngx_msec_t                       delay;
+    ngx_http_upload_store_record_t  *rec;
+
+    rec = &job->record;
+
+    code = 0;
+    (void) curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+
+    last = (t->result == CURLE_OK)
+           ? ngx_snprintf(why, sizeof(why), "HTTP %l", code)
+           : ngx_snprintf(why, sizeof(why), "%s",
+                          curl_easy_strerror(t->result));
+
+    rec->webhook_attempts++;
+
+    if (t->result == CURLE_OK && code >= 200 && code < 300) {
+        rec->webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_DELIVERED;
+
+        ngx_log_error(NGX_LOG_INFO, job->log, 0,
+                      "upload store: webhook of customer \"%V\", id %*s, "
+                      "delivered, attempt %ui", &rec->customer,
+                      (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id,
+                      rec->webhook_attempts);
+
+    } else if (rec->webhook_attempts > job->remote->retries) {
+        rec->webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_FAILED;
+
+        ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                      "upload store: webhook of customer \"%V\", id %*s, "
+                      "\"%V\", failed: %*s, attempt %ui",
+                      &rec->customer, (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                      rec->id, &job->uslcf->webhook, (size_t) (last - why),
+                      why, rec->webhook_attempts);
+
+    } else {
+        delay = ngx_http_upload_store_job_backoff(job->remote,
+                                                  rec->webhook_attempts);
+        now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+
+        (void) job->store->backend->save(job->store, rec, job->pool,
+                                         job->log);
+        ngx_http_upload_store_job_later(job, now + delay);
+
+        ngx_log_error(NGX_LOG_WARN, job->log, 0,
+                      "upload store: webhook of customer \"%V\", id %*s, "
+                      "attempt %ui failed (%*s), next in %M ms",
+                      &rec->customer, (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                      rec->id, rec->webhook_attempts, (size_t) (last - why),
+                      why, delay);
+
+        ngx_http_upload_store_job_end(job, 0);
+        return;
+    }
+
+    (void) job->store->backend->save(job->store, rec, job->pool, job->log);
+
+    ngx_http_upload_store_job_end(job, 1);
 }

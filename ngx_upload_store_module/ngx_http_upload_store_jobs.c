@@ -479,6 +479,19 @@ ngx_http_upload_store_job_run(ngx_http_upload_store_job_t *job)
         return;
     }
 
+    if ((rec->state == NGX_HTTP_UPLOAD_STORE_TRANSCRIBED
+         || rec->state == NGX_HTTP_UPLOAD_STORE_FAILED)
+        && rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_PENDING)
+    {
+        /* ended: only its webhook is left to deliver */
+
+        if (ngx_http_upload_store_job_webhook(job) != NGX_OK) {
+            ngx_http_upload_store_job_end(job, 1);
+        }
+
+        return;
+    }
+
     if (rec->state != NGX_HTTP_UPLOAD_STORE_QUEUED
         && rec->state != NGX_HTTP_UPLOAD_STORE_TRANSCRIBING)
     {

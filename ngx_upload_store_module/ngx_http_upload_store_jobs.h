@@ -48,6 +48,8 @@ typedef struct {
     ngx_str_t                          content_type;
     ngx_msec_t                         start;
 
+    time_t                             sent;        /* a webhook's */
+
     unsigned                           too_big:1;
 } ngx_http_upload_store_job_t;
 
@@ -77,6 +79,7 @@ void ngx_http_upload_store_job_error(ngx_http_upload_store_job_t *job,
 void ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
     ngx_uint_t done);
 void ngx_http_upload_store_slot_give(ngx_uint_t slot);
+ngx_int_t ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job);
 
 
 extern ngx_http_upload_store_jobs_t  *ngx_http_upload_store_jobs;

@@ -122,6 +122,13 @@ static ngx_command_t  ngx_http_upload_store_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upload_store_webhook"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_upload_store_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("upload_store_provider"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_upload_store_provider_conf,
@@ -365,6 +372,11 @@ ngx_http_upload_store_merge_loc_conf(ngx_conf_t *cf, void *parent,
                               prev->transcribe_buffer, 1024 * 1024);
     ngx_conf_merge_ptr_value(conf->lexicon, prev->lexicon, NULL);
     ngx_conf_merge_value(conf->keep, prev->keep, 1);
+
+    if (conf->webhook.data == NULL) {
+        conf->webhook = prev->webhook;
+        conf->webhook_secret = prev->webhook_secret;
+    }
 
     if (conf->category == NGX_CONF_UNSET_PTR) {
 

@@ -140,6 +140,8 @@ typedef struct {
     ngx_http_upload_store_remote_t *job;         /* upload_store_transcribe
                                                     _job */
     ngx_str_t                       files_uri;   /* for Location: */
+    ngx_str_t                       webhook;     /* a URL, null-terminated */
+    ngx_str_t                       webhook_secret;
 } ngx_http_upload_store_loc_conf_t;
 
 

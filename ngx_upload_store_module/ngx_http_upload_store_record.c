@@ -31,6 +31,14 @@ static ngx_uint_t ngx_http_upload_store_record_name(json_t *json, char *key,
     char **names, ngx_uint_t n);
 
 
+static char  *ngx_http_upload_store_webhooks[] = {
+    "none",
+    "pending",
+    "delivered",
+    "failed"
+};
+
+
 static char  *ngx_http_upload_store_states[] = {
     "stored",
     "transcribing",
@@ -233,6 +241,15 @@ ngx_http_upload_store_record_job(ngx_http_upload_store_record_t *rec,
         || (rec->last_error.len
             && json_object_set_new(json, "last_error",
                        ngx_http_upload_store_json_str(&rec->last_error))))
+    {
+        return NGX_ERROR;
+    }
+
+    if (rec->webhook != NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE
+        && json_object_set_new(json, "webhook",
+               json_pack("{s:s,s:i}", "status",
+                         ngx_http_upload_store_webhooks[rec->webhook & 3],
+                         "attempts", (int) rec->webhook_attempts)))
     {
         return NGX_ERROR;
     }
@@ -476,6 +493,17 @@ ngx_http_upload_store_record_parse(ngx_pool_t *pool, ngx_str_t *raw,
             json_decref(json);
             return NGX_ERROR;
         }
+
+        v = json_object_get(json, "webhook");
+
+        i = ngx_http_upload_store_record_name(v, "status",
+                                              ngx_http_upload_store_webhooks,
+                                              4);
+        rec->webhook = (i < 4) ? i : NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE;
+
+        v = json_object_get(v, "attempts");
+        rec->webhook_attempts = json_is_integer(v) && json_integer_value(v) > 0
+                                ? (ngx_uint_t) json_integer_value(v) : 0;
     }
 
     i = ngx_http_upload_store_record_name(json, "error",

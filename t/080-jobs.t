@@ -504,3 +504,104 @@ Allow: GET, HEAD, DELETE
 { "/error/code" => "method_not_allowed" }
 --- store_files
 
+
+
+=== TEST 20: a webhook answered 500 twice: delivered on the third try, signed with the secret
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_provider fake http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/v1/audio/transcriptions
+                          backoff=100ms..400ms retries=3 timeout=5s;
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe_job fake;
+        upload_store_webhook http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/hook
+                             secret=../html/hook.secret;
+    }
+
+    location /files/ {
+        upload_store_files audio;
+        upload_store_customer $http_x_customer;
+    }
+--- user_files
+>>> hook.secret
+whsec-test
+--- init
+UploadStore::provider_script({ steps => [{ text => "hooked" },
+                                         { status => 500 }, { status => 500 }],
+                               then => { status => 200, body => "{}" } });
+--- request
+POST /upload
+some audio
+--- error_code: 202
+--- job eval
+use Digest::SHA qw(hmac_sha256_hex);
+{ customer => "acme", files => "/files/", webhook => 1,
+  record => { "/status" => "transcribed", "/webhook/status" => "delivered",
+              "/webhook/attempts" => 3 },
+  provider => {
+      calls => 4,
+      requests => sub {
+          my $r = $_[0][3];
+          my $body = JSON::PP->new->decode($r->{body});
+          $r->{path} eq "/hook"
+          && $r->{type} eq "application/json"
+          && $r->{headers}{"x-upload-store-signature"}
+             eq "sha256=" . hmac_sha256_hex($r->{body}, "whsec-test")
+          && $r->{headers}{"x-upload-store-timestamp"} =~ /^\d{10}$/
+          && $body->{event} eq "transcription.completed"
+          && $body->{upload}{text} eq "hooked"
+          && $body->{upload}{status} eq "transcribed"
+      } } }
+--- error_log eval
+[qr/webhook of customer "acme", id [0-9A-Z]{26}, attempt 2 failed \(HTTP 500\), next in \d+ ms/,
+ qr/webhook of customer "acme", id [0-9A-Z]{26}, delivered, attempt 3/]
+--- store_files
+acme/audio/DAY/upload_ID
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 21: a job that fails calls the webhook too, with the reason
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_provider fake http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/v1/audio/transcriptions
+                          retries=0;
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe_job fake;
+        upload_store_webhook http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/hook;
+    }
+
+    location /files/ {
+        upload_store_files audio;
+        upload_store_customer $http_x_customer;
+    }
+--- init
+UploadStore::provider_script({ steps => [{ status => 401 }],
+                               then => { status => 204, body => "" } });
+--- request
+POST /upload
+some audio
+--- error_code: 202
+--- job eval
+{ customer => "acme", files => "/files/", webhook => 1,
+  record => { "/status" => "failed", "/error" => "provider_auth",
+              "/webhook/status" => "delivered",
+              "/webhook/attempts" => 1 },
+  provider => {
+      calls => 2,
+      requests => sub {
+          my $r = $_[0][1];
+          my $body = JSON::PP->new->decode($r->{body});
+          !exists $r->{headers}{"x-upload-store-signature"}
+          && $body->{event} eq "transcription.failed"
+          && $body->{upload}{error} eq "provider_auth"
+      } } }
+--- store_files
+acme/audio/DAY/upload_ID
+acme/audio/DAY/ID.json
+

@@ -765,7 +765,8 @@ sub provider_stats {
 # last request, "signal" is sent if given ('HUP' reloads nginx, 'KILL'
 # SIGKILLs its workers, 'RESTART' stops nginx and starts it again), then
 # each upload's record is read through the files API until it ends
-# (transcribed or failed, up to "timeout" seconds, 20 by default) and
+# (transcribed or failed, and with "webhook" set, its webhook delivered
+# or failed; up to "timeout" seconds, 20 by default) and
 # checked against "record" (as response_json); "provider" is checked
 # against provider_stats() (calls, max_inflight: a value or a code ref).
 #
@@ -831,7 +832,10 @@ sub job_check {
             while (1) {
                 my $r = $http->get("$base$id/metadata");
                 $rec = eval { JSON::PP->new->decode($r->{content}) } // {};
-                last if ($rec->{status} // '') =~ /^(transcribed|failed)$/;
+                my ($has, $hook) = pointer($rec, "/webhook/status");
+                last if ($rec->{status} // '') =~ /^(transcribed|failed)$/
+                        && (!$job->{webhook}
+                            || ($hook // '') =~ /^(delivered|failed)$/);
                 last if Time::HiRes::time() > $deadline;
                 sleep 0.1;
             }
