@@ -70,6 +70,20 @@ typedef enum {
 } ngx_http_upload_store_state_e;
 
 
+/* what happens to background jobs, counted */
+
+typedef enum {
+    NGX_HTTP_UPLOAD_STORE_JOB_ATTEMPT = 0,
+    NGX_HTTP_UPLOAD_STORE_JOB_RETRY,
+    NGX_HTTP_UPLOAD_STORE_JOB_TRANSCRIBED,
+    NGX_HTTP_UPLOAD_STORE_JOB_FAILED,
+    NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK,           /* delivered */
+    NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK_RETRY,
+    NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK_FAILED,
+    NGX_HTTP_UPLOAD_STORE_NJOB
+} ngx_http_upload_store_job_event_e;
+
+
 /* a job's webhook */
 
 #define NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE       0
@@ -169,6 +183,12 @@ typedef struct {
     ngx_atomic_t                    transcriptions;
     ngx_atomic_t                    latency_ms;  /* sum of latencies */
     ngx_atomic_t                    latency[NGX_HTTP_UPLOAD_STORE_NBUCKET];
+
+    /* background jobs: events, and the queue as last seen by a worker */
+    ngx_atomic_t                    jobs[NGX_HTTP_UPLOAD_STORE_NJOB];
+    ngx_atomic_t                    jobs_running;
+    ngx_atomic_t                    jobs_queued;
+    ngx_atomic_t                    jobs_oldest; /* ms since the epoch */
 
     /* cleanup: the worker at work, and when the next run is due */
     ngx_atomic_t                    owner;       /* pid, 0: none */
@@ -426,6 +446,12 @@ off_t ngx_http_upload_store_stats_bytes(ngx_http_upload_store_t *store);
 void ngx_http_upload_store_stats_reserve(ngx_http_upload_store_t *store,
     off_t bytes);
 off_t ngx_http_upload_store_stats_reserved(ngx_http_upload_store_t *store);
+void ngx_http_upload_store_stats_job(ngx_http_upload_store_t *store,
+    ngx_uint_t event);
+void ngx_http_upload_store_stats_job_running(ngx_http_upload_store_t *store,
+    ngx_int_t n);
+void ngx_http_upload_store_stats_queue(ngx_http_upload_store_t *store,
+    ngx_uint_t queued, uint64_t oldest);
 ngx_uint_t ngx_http_upload_store_refusal_status(ngx_uint_t i);
 ngx_msec_t ngx_http_upload_store_bucket_bound(ngx_uint_t i);
 char *ngx_http_upload_store_outcome_name(ngx_uint_t outcome);

@@ -201,6 +201,8 @@ ngx_http_upload_store_job_transcribed(ngx_http_upload_store_job_t *job,
 
     ngx_http_upload_store_stats_transcription(store, rec->outcome,
                                               rec->transcribe_ms);
+    ngx_http_upload_store_stats_job(store,
+                                    NGX_HTTP_UPLOAD_STORE_JOB_TRANSCRIBED);
 
     if (job->uslcf != NULL && !job->uslcf->keep) {
         (void) store->backend->remove(store, rec, NGX_HTTP_UPLOAD_STORE_AUDIO,
@@ -284,6 +286,7 @@ ngx_http_upload_store_job_retry(ngx_http_upload_store_job_t *job,
     }
 
     ngx_http_upload_store_job_later(job, rec->next_attempt);
+    ngx_http_upload_store_stats_job(store, NGX_HTTP_UPLOAD_STORE_JOB_RETRY);
 
     ngx_log_error(NGX_LOG_WARN, job->log, 0,
                   "upload store: job of customer \"%V\", id %*s, attempt "
@@ -334,6 +337,8 @@ ngx_http_upload_store_job_failed(ngx_http_upload_store_job_t *job,
 
         ngx_http_upload_store_stats_transcription(store, outcome,
                                                   rec->transcribe_ms);
+        ngx_http_upload_store_stats_job(store,
+                                        NGX_HTTP_UPLOAD_STORE_JOB_FAILED);
 
         if (ngx_http_upload_store_job_webhook(job) == NGX_OK) {
             return;
@@ -377,6 +382,11 @@ void
 ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
     ngx_uint_t done)
 {
+    if (job->started) {
+        ngx_http_upload_store_stats_job_running(job->store, -1);
+        job->started = 0;
+    }
+
     if (done && ngx_delete_file(job->entry_path.data) == NGX_FILE_ERROR
         && ngx_errno != NGX_ENOENT)
     {
@@ -499,6 +509,11 @@ ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job)
     }
 
     /* the provider's request is over: its handle serves the webhook */
+
+    if (job->started) {
+        ngx_http_upload_store_stats_job_running(job->store, -1);
+        job->started = 0;
+    }
 
     if (job->transfer.easy != NULL) {
         ngx_http_upload_store_curl_stop(&job->transfer);
@@ -695,6 +710,8 @@ ngx_http_upload_store_webhook_done(ngx_http_upload_store_transfer_t *t)
 
     if (t->result == CURLE_OK && code >= 200 && code < 300) {
         rec->webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_DELIVERED;
+        ngx_http_upload_store_stats_job(job->store,
+                                        NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK);
 
         ngx_log_error(NGX_LOG_INFO, job->log, 0,
                       "upload store: webhook of customer \"%V\", id %*s, "
@@ -704,6 +721,8 @@ ngx_http_upload_store_webhook_done(ngx_http_upload_store_transfer_t *t)
 
     } else if (rec->webhook_attempts > job->remote->retries) {
         rec->webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_FAILED;
+        ngx_http_upload_store_stats_job(job->store,
+                                   NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK_FAILED);
 
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
                       "upload store: webhook of customer \"%V\", id %*s, "
@@ -720,6 +739,8 @@ ngx_http_upload_store_webhook_done(ngx_http_upload_store_transfer_t *t)
         (void) job->store->backend->save(job->store, rec, job->pool,
                                          job->log);
         ngx_http_upload_store_job_later(job, now + delay);
+        ngx_http_upload_store_stats_job(job->store,
+                                    NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK_RETRY);
 
         ngx_log_error(NGX_LOG_WARN, job->log, 0,
                       "upload store: webhook of customer \"%V\", id %*s, "

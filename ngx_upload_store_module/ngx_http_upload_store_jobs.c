@@ -173,7 +173,8 @@ ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
     ngx_http_upload_store_t *store)
 {
     DIR              *dir;
-    uint64_t          ms, now;
+    uint64_t          ms, now, oldest;
+    ngx_uint_t        queued;
     struct stat       st;
     struct dirent    *de;
     ngx_msec_t        next;
@@ -191,6 +192,8 @@ ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
     }
 
     now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+    queued = 0;
+    oldest = 0;
 
     for ( ;; ) {
         ngx_set_errno(0);
@@ -210,6 +213,14 @@ ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
             || !S_ISREG(st.st_mode))
         {
             continue;
+        }
+
+        /* its id says when it was queued first */
+
+        queued++;
+
+        if (oldest == 0 || ms < oldest) {
+            oldest = ms;
         }
 
         /* its mtime is when it may run */
@@ -238,6 +249,8 @@ ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
     }
 
     (void) closedir(dir);
+
+    ngx_http_upload_store_stats_queue(store, queued, oldest);
 
     return NGX_OK;
 }
@@ -536,6 +549,10 @@ ngx_http_upload_store_job_run(ngx_http_upload_store_job_t *job)
     }
 
     job->size = ngx_file_size(&fi);
+
+    ngx_http_upload_store_stats_job(store, NGX_HTTP_UPLOAD_STORE_JOB_ATTEMPT);
+    ngx_http_upload_store_stats_job_running(store, 1);
+    job->started = 1;
 
     ngx_log_error(NGX_LOG_INFO, job->log, 0,
                   "upload store: job of customer \"%V\", id %*s, attempt "

@@ -51,6 +51,7 @@ typedef struct {
     time_t                             sent;        /* a webhook's */
 
     unsigned                           too_big:1;
+    unsigned                           started:1;   /* counted running */
 } ngx_http_upload_store_job_t;
 
 

@@ -50,6 +50,10 @@ typedef struct {
     ngx_atomic_uint_t               cleaned_bytes;
     ngx_atomic_uint_t               clean_failed;
     ngx_atomic_uint_t               last_deleted;
+    ngx_atomic_uint_t               jobs[NGX_HTTP_UPLOAD_STORE_NJOB];
+    ngx_atomic_uint_t               jobs_running;
+    ngx_atomic_uint_t               jobs_queued;
+    ngx_atomic_uint_t               jobs_oldest; /* age, ms */
     ngx_http_upload_store_run_t     last;        /* whole: its owner may be
                                                     writing a new one */
     ngx_http_upload_store_sh_t     *sh;
@@ -86,7 +90,7 @@ static ngx_int_t ngx_http_upload_store_label(ngx_pool_t *pool,
 /* the JSON sections, in the order of the answer */
 
 static char  *ngx_http_upload_store_sections[] = {
-    "store", "disk", "uploads", "transcriptions", "cleanup", NULL
+    "store", "disk", "uploads", "transcriptions", "jobs", "cleanup", NULL
 };
 
 
@@ -139,6 +143,53 @@ static ngx_http_upload_store_metric_t  ngx_http_upload_store_metrics[] = {
     { "transcriptions", "latency", "upload_store_transcription_seconds",
       "histogram", "Time from the request to the provider to its answer.",
       NGX_HTTP_UPLOAD_STORE_HISTOGRAM, ngx_us_at(transcriptions) },
+
+    { "jobs", "queued", "upload_store_jobs_queued", "gauge",
+      "Jobs in the queue (waiting, running, or their webhook).",
+      NGX_HTTP_UPLOAD_STORE_VALUE, ngx_us_at(jobs_queued) },
+
+    { "jobs", "oldest_ms", "upload_store_jobs_oldest_age_seconds", "gauge",
+      "Age of the oldest job in the queue.",
+      NGX_HTTP_UPLOAD_STORE_MSEC, ngx_us_at(jobs_oldest) },
+
+    { "jobs", "running", "upload_store_jobs_running", "gauge",
+      "Requests of jobs in flight, all workers.",
+      NGX_HTTP_UPLOAD_STORE_VALUE, ngx_us_at(jobs_running) },
+
+    { "jobs", "attempts", "upload_store_job_attempts_total", "counter",
+      "Requests of jobs to their providers.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(jobs[NGX_HTTP_UPLOAD_STORE_JOB_ATTEMPT]) },
+
+    { "jobs", "retries", "upload_store_job_retries_total", "counter",
+      "Failed attempts queued again.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(jobs[NGX_HTTP_UPLOAD_STORE_JOB_RETRY]) },
+
+    { "jobs", "transcribed", "upload_store_jobs_transcribed_total",
+      "counter", "Jobs ended transcribed.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(jobs[NGX_HTTP_UPLOAD_STORE_JOB_TRANSCRIBED]) },
+
+    { "jobs", "failed", "upload_store_jobs_failed_total", "counter",
+      "Jobs ended failed.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(jobs[NGX_HTTP_UPLOAD_STORE_JOB_FAILED]) },
+
+    { "jobs", "webhooks_delivered", "upload_store_webhooks_delivered_total",
+      "counter", "Webhooks delivered.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(jobs[NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK]) },
+
+    { "jobs", "webhook_retries", "upload_store_webhook_retries_total",
+      "counter", "Webhook deliveries that failed and were tried again.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(jobs[NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK_RETRY]) },
+
+    { "jobs", "webhooks_failed", "upload_store_webhooks_failed_total",
+      "counter", "Webhooks given up.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(jobs[NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK_FAILED]) },
 
     { "cleanup", "runs", "upload_store_cleanup_runs_total", "counter",
       "Cleanup runs finished.",
@@ -225,6 +276,8 @@ ngx_http_upload_store_snapshot(ngx_http_upload_store_t *store,
     ngx_http_upload_store_snapshot_t *s)
 {
     off_t                        total, avail;
+    uint64_t                     now;
+    ngx_uint_t                   i;
     ngx_http_upload_store_sh_t  *sh;
 
     sh = store->sh;
@@ -259,6 +312,18 @@ ngx_http_upload_store_snapshot(ngx_http_upload_store_t *store,
     s->cleaned_bytes = sh->cleaned_bytes;
     s->clean_failed = sh->clean_failed;
     s->last_deleted = s->last.deleted + s->last.temp;
+
+    for (i = 0; i < NGX_HTTP_UPLOAD_STORE_NJOB; i++) {
+        s->jobs[i] = sh->jobs[i];
+    }
+
+    s->jobs_running = ngx_http_upload_store_gauge(&sh->jobs_running);
+    s->jobs_queued = sh->jobs_queued;
+
+    now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+
+    s->jobs_oldest = (sh->jobs_oldest && sh->jobs_oldest < now)
+                     ? now - sh->jobs_oldest : 0;
 }
 
 

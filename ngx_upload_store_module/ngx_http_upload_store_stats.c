@@ -238,3 +238,34 @@ ngx_http_upload_store_stats_cleanup(ngx_http_upload_store_t *store,
         (void) ngx_atomic_fetch_add(&sh->runs, 1);
     }
 }
+
+
+/* background jobs */
+
+void
+ngx_http_upload_store_stats_job(ngx_http_upload_store_t *store,
+    ngx_uint_t event)
+{
+    if (event < NGX_HTTP_UPLOAD_STORE_NJOB) {
+        (void) ngx_atomic_fetch_add(&store->sh->jobs[event], 1);
+    }
+}
+
+
+void
+ngx_http_upload_store_stats_job_running(ngx_http_upload_store_t *store,
+    ngx_int_t n)
+{
+    (void) ngx_atomic_fetch_add(&store->sh->jobs_running, n);
+}
+
+
+/* the queue as a worker's look saw it: its length, its oldest job */
+
+void
+ngx_http_upload_store_stats_queue(ngx_http_upload_store_t *store,
+    ngx_uint_t queued, uint64_t oldest)
+{
+    store->sh->jobs_queued = queued;
+    store->sh->jobs_oldest = (ngx_atomic_uint_t) oldest;
+}

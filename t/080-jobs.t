@@ -35,6 +35,10 @@ _EOC_
         upload_store_files audio;
         upload_store_customer $http_x_customer;
     }
+
+    location = /admin {
+        upload_store_admin audio;
+    }
 _EOC_
         user_files   => <<'_EOC_',
 >>> key
@@ -99,6 +103,14 @@ some audio
 { customer => "acme", files => "/files/",
   record => { "/status" => "transcribed", "/text" => "at last",
               "/attempts" => 4 },
+  admin => "/admin",
+  admin_json => { "/jobs/attempts" => 4, "/jobs/retries" => 3,
+                  "/jobs/transcribed" => 1, "/jobs/failed" => 0,
+                  "/jobs/running" => 0, "/jobs/queued" => qr/^[01]$/,
+                  "/transcriptions/outcomes/transcribed" => 1 },
+  admin_prometheus => ['upload_store_job_attempts_total{zone="audio"} 4',
+                       'upload_store_job_retries_total{zone="audio"} 3',
+                       'upload_store_jobs_running{zone="audio"} 0'],
   provider => { calls => 4 } }
 --- error_log eval
 [qr/attempt 1 failed \(HTTP 429\), next in (1\d{3}|[2-9]\d{3}) ms/,

@@ -858,6 +858,24 @@ sub job_check {
             push @err, map { "$id: $_" } match_json($rec, $job->{record} // {});
         }
 
+        if ($job->{admin}) {
+            # the admin endpoint's JSON, then its Prometheus text
+
+            my $r = HTTP::Tiny->new->get("http://127.0.0.1:"
+                        . Test::Nginx::Util::server_port() . $job->{admin});
+            my $json = eval { JSON::PP->new->decode($r->{content}) } // {};
+            push @err, map { "admin: $_" } match_json($json, $job->{admin_json});
+
+            $r = HTTP::Tiny->new->get("http://127.0.0.1:"
+                        . Test::Nginx::Util::server_port() . $job->{admin}
+                        . "?format=prometheus");
+
+            for my $line (@{ $job->{admin_prometheus} // [] }) {
+                push @err, "admin: no line '$line'"
+                    unless $r->{content} =~ /^\Q$line\E$/m;
+            }
+        }
+
         my $stats = provider_stats();
 
         for my $k (sort keys %{ $job->{provider} // {} }) {
