@@ -574,14 +574,6 @@ ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        if (uslcf->transcribe != NULL) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"upload_store_transcribe_job %V\" conflicts "
-                          "with \"upload_store_transcribe\" in the same "
-                          "location", &uslcf->job_name);
-            return NGX_ERROR;
-        }
-
         uslcf->job = ngx_http_upload_store_remote(usmcf, &uslcf->job_name);
 
         if (uslcf->job == NULL) {

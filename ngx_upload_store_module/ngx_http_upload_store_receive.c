@@ -332,7 +332,9 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
     tp = ngx_timeofday();
     rec->created = (uint64_t) tp->sec * 1000 + tp->msec;
 
-    if (uslcf->job != NULL) {
+    /* a job, unless it is only what a client gone leaves */
+
+    if (uslcf->job != NULL && uslcf->transcribe == NULL) {
         rec->state = NGX_HTTP_UPLOAD_STORE_QUEUED;
         rec->job = 1;
     }
@@ -378,7 +380,7 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
                    "upload store: customer \"%V\" stored \"%V\", %O bytes",
                    &rec->customer, &rec->path, rec->bytes);
 
-    if (uslcf->job != NULL) {
+    if (uslcf->job != NULL && uslcf->transcribe == NULL) {
         ngx_http_finalize_request(r, ngx_http_upload_store_queued(r, ctx,
                                                                   &json));
         return;

@@ -39,6 +39,9 @@ static ngx_int_t ngx_http_upload_store_failed(ngx_http_request_t *r,
     const char *message);
 static void ngx_http_upload_store_record_result(
     ngx_http_upload_store_ctx_t *ctx, ngx_uint_t state, ngx_uint_t outcome);
+static ngx_int_t ngx_http_upload_store_transcription_queue(
+    ngx_http_request_t *r, ngx_http_upload_store_ctx_t *ctx,
+    ngx_pool_t *pool);
 static void ngx_http_upload_store_transcription_cleanup(void *data);
 
 
@@ -662,6 +665,46 @@ ngx_http_upload_store_record_result(ngx_http_upload_store_ctx_t *ctx,
 }
 
 
+/*
+ * with upload_store_transcribe_job too, a client gone mid-transcription
+ * leaves a job: the call made counts as its first attempt
+ */
+
+static ngx_int_t
+ngx_http_upload_store_transcription_queue(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_pool_t *pool)
+{
+    ngx_http_upload_store_record_t    *rec;
+    ngx_http_upload_store_loc_conf_t  *uslcf;
+
+    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
+    rec = &ctx->record;
+
+    if (ngx_http_upload_store_record_set_state(rec,
+                                         NGX_HTTP_UPLOAD_STORE_QUEUED)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    rec->job = 1;
+    rec->attempts = 1;
+    ngx_str_set(&rec->last_error, "client_closed");
+
+    if (ctx->store->backend->save(ctx->store, rec, pool, r->connection->log)
+        != NGX_OK
+        || ngx_http_upload_store_job_queue(ctx->store, rec, uslcf, pool,
+                                           r->connection->log)
+           != NGX_OK)
+    {
+        rec->state = NGX_HTTP_UPLOAD_STORE_TRANSCRIBING;
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 /* the request ends before the provider answered: "failed" on disk */
 
 static void
@@ -673,8 +716,10 @@ ngx_http_upload_store_transcription_cleanup(void *data)
     ngx_pool_t                             *pool;
     ngx_http_upload_store_t                *store;
     ngx_http_upload_store_ctx_t            *ctx;
+    ngx_http_upload_store_loc_conf_t       *uslcf;
     ngx_http_upload_store_transcription_t  *t;
 
+    uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_upload_store_module);
     t = ctx->transcription;
     store = ctx->store;
@@ -696,15 +741,9 @@ ngx_http_upload_store_transcription_cleanup(void *data)
 
     ngx_log_error(NGX_LOG_INFO, log, 0,
                   "upload store: client of customer \"%V\" gone before "
-                  "the transcription of id %*s", &ctx->record.customer,
-                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, ctx->record.id);
-
-    ngx_http_upload_store_record_result(ctx, NGX_HTTP_UPLOAD_STORE_FAILED,
-                                  NGX_HTTP_UPLOAD_STORE_OUTCOME_CLIENT_CLOSED);
-
-    ngx_http_upload_store_stats_transcription(store,
-                                  NGX_HTTP_UPLOAD_STORE_OUTCOME_CLIENT_CLOSED,
-                                  ctx->record.transcribe_ms);
+                  "the transcription of id %*s%s", &ctx->record.customer,
+                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, ctx->record.id,
+                  uslcf->job ? ", queued as a job" : "");
 
     /* the request's pool is being destroyed: the record has its own */
 
@@ -712,6 +751,20 @@ ngx_http_upload_store_transcription_cleanup(void *data)
     if (pool == NULL) {
         return;
     }
+
+    if (uslcf->job != NULL
+        && ngx_http_upload_store_transcription_queue(r, ctx, pool) == NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        return;
+    }
+
+    ngx_http_upload_store_record_result(ctx, NGX_HTTP_UPLOAD_STORE_FAILED,
+                                  NGX_HTTP_UPLOAD_STORE_OUTCOME_CLIENT_CLOSED);
+
+    ngx_http_upload_store_stats_transcription(store,
+                                  NGX_HTTP_UPLOAD_STORE_OUTCOME_CLIENT_CLOSED,
+                                  ctx->record.transcribe_ms);
 
     (void) store->backend->save(store, &ctx->record, pool, log);
 

@@ -14,8 +14,8 @@ workers(1);
 UploadStore::preamble(
     provider => 1,
     checks   => [qw(job files json)],
-    always   => { timeout => 30 },
     defaults => {
+        timeout      => 30,
         no_error_log => "[crit]\n[alert]\n[emerg]",
         http_config  => <<'_EOC_',
     upload_store_path html/store zone=audio:1m min_free=0;
@@ -613,6 +613,46 @@ some audio
           && $body->{event} eq "transcription.failed"
           && $body->{upload}{error} eq "provider_auth"
       } } }
+--- store_files
+acme/audio/DAY/upload_ID
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 22: a synchronous transcription whose client left becomes a job
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe /_stt;
+        upload_store_transcribe_job fake;
+    }
+
+    location = /_stt {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/v1/audio/transcriptions;
+    }
+
+    location /files/ {
+        upload_store_files audio;
+        upload_store_customer $http_x_customer;
+    }
+--- init
+UploadStore::provider_script({ steps => [{ sleep => 2, text => "too late" }],
+                               then => { text => "recovered" } });
+--- request
+POST /upload
+some audio
+--- timeout: 0.5
+--- abort
+--- error_code:
+--- job eval
+{ customer => "acme", files => "/files/", find => 1, pause => 0.3,
+  record => { "/status" => "transcribed", "/text" => "recovered",
+              "/attempts" => 2 },
+  provider => { calls => 2 } }
+--- error_log eval
+qr/client of customer "acme" gone before the transcription of id [0-9A-Z]{26}, queued as a job/
 --- store_files
 acme/audio/DAY/upload_ID
 acme/audio/DAY/ID.json

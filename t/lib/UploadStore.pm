@@ -804,6 +804,14 @@ sub job_check {
 
         sleep $job->{pause} if $job->{pause};
 
+        if ($job->{find}) {
+            # no 202 came (the client left): the records in the store
+
+            my $html = Test::Nginx::Util::html_dir();
+            @$ids = map { m{/([0-9A-Z]{26})\.json$} ? $1 : () }
+                    glob "$html/store/*/*/*/*.json";
+        }
+
         push @err, job_signal($servroot, $job->{signal}) if $job->{signal};
 
         my $http = HTTP::Tiny->new(default_headers =>
