@@ -39,6 +39,8 @@ char *ngx_http_upload_store_transcribe_job(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_upload_store_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_upload_store_webhook_client(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_UPLOAD_STORE_DIRECTIVES_H_INCLUDED_ */

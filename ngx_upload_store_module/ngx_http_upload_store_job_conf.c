@@ -466,6 +466,44 @@ ngx_http_upload_store_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* upload_store_webhook_client FIELD HOST ... */
+
+char *
+ngx_http_upload_store_webhook_client(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_upload_store_loc_conf_t  *uslcf = conf;
+
+    ngx_str_t   *value, *host;
+    ngx_uint_t   i;
+
+    if (uslcf->webhook_field.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    uslcf->webhook_field = value[1];
+
+    uslcf->webhook_hosts = ngx_array_create(cf->pool, cf->args->nelts - 2,
+                                            sizeof(ngx_str_t));
+    if (uslcf->webhook_hosts == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        host = ngx_array_push(uslcf->webhook_hosts);
+        if (host == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *host = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* upload_store_transcribe_job NAME: resolved once everything is read */
 
 char *

@@ -485,17 +485,32 @@ ngx_int_t
 ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job)
 {
     CURL                            *easy;
-    ngx_str_t                        body;
+    ngx_str_t                        body, url;
     ngx_http_upload_store_record_t  *rec;
 
     rec = &job->record;
 
-    if (job->uslcf == NULL || job->uslcf->webhook.len == 0
+    if (job->uslcf == NULL
         || rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_DELIVERED
         || rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_FAILED)
     {
         return NGX_DECLINED;
     }
+
+    /* the client's, when the operator allows it and it is allowed, else
+     * the location's */
+
+    if (ngx_http_upload_store_webhook_url(job->uslcf, rec, job->pool, &url)
+        != NGX_OK)
+    {
+        url = job->uslcf->webhook;
+    }
+
+    if (url.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    job->webhook = url;
 
     if (rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE) {
         rec->webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_PENDING;
@@ -541,7 +556,7 @@ ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job)
 
     if (ngx_http_upload_store_webhook_body(job, &body) != NGX_OK
         || ngx_http_upload_store_webhook_headers(job, &body) != NGX_OK
-        || curl_easy_setopt(easy, CURLOPT_URL, job->uslcf->webhook.data)
+        || curl_easy_setopt(easy, CURLOPT_URL, url.data)
            != CURLE_OK
         || curl_easy_setopt(easy, CURLOPT_HTTPHEADER, job->headers)
            != CURLE_OK
@@ -728,7 +743,7 @@ ngx_http_upload_store_webhook_done(ngx_http_upload_store_transfer_t *t)
                       "upload store: webhook of customer \"%V\", id %*s, "
                       "\"%V\", failed: %*s, attempt %ui",
                       &rec->customer, (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
-                      rec->id, &job->uslcf->webhook, (size_t) (last - why),
+                      rec->id, &job->webhook, (size_t) (last - why),
                       why, rec->webhook_attempts);
 
     } else {
@@ -756,4 +771,87 @@ ngx_http_upload_store_webhook_done(ngx_http_upload_store_transfer_t *t)
     (void) job->store->backend->save(job->store, rec, job->pool, job->log);
 
     ngx_http_upload_store_job_end(job, 1);
+}
+
+
+/*
+ * the client's own webhook, from the form field upload_store_webhook_client
+ * names: NGX_OK (url set, null-terminated), NGX_DECLINED (none), NGX_ERROR
+ * (not http(s), or a host the operator did not list)
+ */
+
+ngx_int_t
+ngx_http_upload_store_webhook_url(ngx_http_upload_store_loc_conf_t *uslcf,
+    ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_str_t *url)
+{
+    char          *scheme, *host;
+    CURLU         *u;
+    ngx_int_t      rc;
+    ngx_str_t     *allowed;
+    ngx_uint_t     i;
+    ngx_keyval_t  *f;
+
+    if (uslcf->webhook_field.len == 0 || rec->fields == NULL) {
+        return NGX_DECLINED;
+    }
+
+    f = rec->fields->elts;
+
+    for (i = 0; i < rec->fields->nelts; i++) {
+        if (f[i].key.len == uslcf->webhook_field.len
+            && ngx_strncmp(f[i].key.data, uslcf->webhook_field.data,
+                           f[i].key.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == rec->fields->nelts || f[i].value.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    url->len = f[i].value.len;
+    url->data = ngx_pnalloc(pool, url->len + 1);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_cpystrn(url->data, f[i].value.data, url->len + 1);
+
+    /* curl's own parser: the host it would connect to is the one checked */
+
+    u = curl_url();
+    if (u == NULL) {
+        return NGX_ERROR;
+    }
+
+    scheme = NULL;
+    host = NULL;
+    rc = NGX_ERROR;
+
+    if (ngx_strlen(url->data) == url->len
+        && curl_url_set(u, CURLUPART_URL, (char *) url->data, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK
+        && (ngx_strcmp(scheme, "http") == 0
+            || ngx_strcmp(scheme, "https") == 0))
+    {
+        allowed = uslcf->webhook_hosts->elts;
+
+        for (i = 0; i < uslcf->webhook_hosts->nelts; i++) {
+            if (ngx_strlen(host) == allowed[i].len
+                && ngx_strncasecmp((u_char *) host, allowed[i].data,
+                                   allowed[i].len) == 0)
+            {
+                rc = NGX_OK;
+                break;
+            }
+        }
+    }
+
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+
+    return rc;
 }

@@ -49,6 +49,7 @@ typedef struct {
     ngx_msec_t                         start;
 
     time_t                             sent;        /* a webhook's */
+    ngx_str_t                          webhook;     /* its URL */
 
     unsigned                           too_big:1;
     unsigned                           started:1;   /* counted running */

@@ -129,6 +129,13 @@ static ngx_command_t  ngx_http_upload_store_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upload_store_webhook_client"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_upload_store_webhook_client,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("upload_store_provider"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_upload_store_provider_conf,
@@ -376,6 +383,11 @@ ngx_http_upload_store_merge_loc_conf(ngx_conf_t *cf, void *parent,
     if (conf->webhook.data == NULL) {
         conf->webhook = prev->webhook;
         conf->webhook_secret = prev->webhook_secret;
+    }
+
+    if (conf->webhook_field.data == NULL) {
+        conf->webhook_field = prev->webhook_field;
+        conf->webhook_hosts = prev->webhook_hosts;
     }
 
     if (conf->category == NGX_CONF_UNSET_PTR) {

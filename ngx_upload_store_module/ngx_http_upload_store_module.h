@@ -142,6 +142,8 @@ typedef struct {
     ngx_str_t                       files_uri;   /* for Location: */
     ngx_str_t                       webhook;     /* a URL, null-terminated */
     ngx_str_t                       webhook_secret;
+    ngx_str_t                       webhook_field;  /* the client's URL */
+    ngx_array_t                    *webhook_hosts;  /* of ngx_str_t */
 } ngx_http_upload_store_loc_conf_t;
 
 
@@ -298,6 +300,9 @@ ngx_int_t ngx_http_upload_store_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_upload_store_job_queue(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_http_upload_store_loc_conf_t
     *uslcf, ngx_pool_t *pool, ngx_log_t *log);
+ngx_int_t ngx_http_upload_store_webhook_url(
+    ngx_http_upload_store_loc_conf_t *uslcf,
+    ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_str_t *url);
 ngx_int_t ngx_http_upload_store_job_cancel(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_log_t *log);
 ngx_int_t ngx_http_upload_store_jobs_init(ngx_cycle_t *cycle);

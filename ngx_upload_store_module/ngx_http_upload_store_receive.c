@@ -278,7 +278,7 @@ static void
 ngx_http_upload_store_body_handler(ngx_http_request_t *r)
 {
     ngx_int_t                          rc;
-    ngx_str_t                          json;
+    ngx_str_t                          json, url;
     ngx_time_t                        *tp;
     ngx_http_upload_store_t           *store;
     ngx_http_upload_store_ctx_t       *ctx;
@@ -327,6 +327,26 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
             ngx_http_finalize_request(r, rc);
             return;
         }
+    }
+
+    /* a webhook of the client's own: to a host the operator lists */
+
+    if (uslcf->job != NULL
+        && ngx_http_upload_store_webhook_url(uslcf, rec, r->pool, &url)
+           == NGX_ERROR)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "upload store \"%V\": customer \"%V\" asked for a "
+                      "webhook to a host not allowed", &store->name,
+                      &rec->customer);
+
+        ngx_http_finalize_request(r,
+                   ngx_http_upload_store_set_error(r, NGX_HTTP_BAD_REQUEST,
+                                   "webhook_not_allowed",
+                                   "the form field \"%V\" must be an http or "
+                                   "https URL to a host this server allows",
+                                   &uslcf->webhook_field));
+        return;
     }
 
     tp = ngx_timeofday();

@@ -657,3 +657,80 @@ qr/client of customer "acme" gone before the transcription of id [0-9A-Z]{26}, q
 acme/audio/DAY/upload_ID
 acme/audio/DAY/ID.json
 
+
+
+=== TEST 23: the client's own webhook, in a form field, to a host the operator allows
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe_job fake;
+        upload_store_webhook_client callback_url 127.0.0.1 hooks.example.com;
+    }
+
+    location /files/ {
+        upload_store_files audio;
+        upload_store_customer $http_x_customer;
+    }
+--- init
+UploadStore::provider_script({ steps => [{ text => "called back" }],
+                               then => { status => 200, body => "{}" } });
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+"POST /upload\n--XYZ\r
+Content-Disposition: form-data; name=\"callback_url\"\r
+\r
+" . UploadStore::provider_url() . "/client-hook?ref=42\r
+--XYZ\r
+Content-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r
+Content-Type: audio/wav\r
+\r
+RIFF....WAVEfmt \r
+--XYZ--\r
+"
+--- error_code: 202
+--- job eval
+{ customer => "acme", files => "/files/", webhook => 1,
+  record => { "/status" => "transcribed", "/webhook/status" => "delivered" },
+  provider => { calls => 2,
+                requests => sub { $_[0][1]{path} eq "/client-hook?ref=42" } } }
+--- store_files
+acme/audio/DAY/upload_ID.wav
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 24: a client's webhook to a host not allowed (or not http): 400, nothing stored
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe_job fake;
+        upload_store_webhook_client callback_url hooks.example.com;
+    }
+--- more_headers
+Content-Type: multipart/form-data; boundary=XYZ
+--- request eval
+my $form = sub { "POST /upload\n--XYZ\r
+Content-Disposition: form-data; name=\"callback_url\"\r
+\r
+$_[0]\r
+--XYZ\r
+Content-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r
+Content-Type: audio/wav\r
+\r
+RIFF....WAVEfmt \r
+--XYZ--\r
+" };
+[$form->("http://169.254.169.254/latest/meta-data"),
+ $form->("http://hooks.example.com\@169.254.169.254/"),
+ $form->("file:///etc/passwd"),
+ $form->("gopher://hooks.example.com/")]
+--- error_code eval
+[400, 400, 400, 400]
+--- response_json eval
+[({ "/error/code" => "webhook_not_allowed",
+    "/error/message" => "the form field \"callback_url\" must be an http or https URL to a host this server allows" }) x 4]
+--- store_files
+
