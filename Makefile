@@ -15,7 +15,9 @@
 #   make bench            bench-ingest (against DAV PUT), bench-sweep
 #                         (event-loop stall during a million-file cleanup),
 #                         bench-transcribe (what the module adds to a
-#                         transcription), bench-memory (64 x 100 MiB)
+#                         transcription), bench-memory (64 x 100 MiB),
+#                         bench-jobs (background jobs: stall, throughput,
+#                         memory)
 
 SHELL      := /bin/bash
 TOP        := $(CURDIR)
@@ -69,7 +71,7 @@ TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
 .PHONY: all build deps deps-test run test test-valgrind test-asan style \
         test-clients \
         fuzz soak bench \
-        bench-ingest bench-sweep bench-transcribe bench-memory \
+        bench-ingest bench-sweep bench-transcribe bench-memory bench-jobs \
         clean
 
 all: build
@@ -209,7 +211,7 @@ soak: build
 	@$(TOP)/util/deps python3 curl procps
 	$(TOP)/util/soak/soak $(NGINX) $(MODPATH) --duration $(DURATION)
 
-bench: bench-ingest bench-sweep bench-transcribe bench-memory
+bench: bench-ingest bench-sweep bench-transcribe bench-memory bench-jobs
 
 bench-ingest: build
 	@$(TOP)/util/deps wrk curl
@@ -226,6 +228,10 @@ bench-transcribe: build
 bench-memory: build
 	@$(TOP)/util/deps curl bc
 	$(TOP)/bench/memory $(NGINX) $(MODPATH)
+
+bench-jobs: build
+	@$(TOP)/util/deps wrk curl python3
+	$(TOP)/bench/jobs $(NGINX) $(MODPATH)
 
 # the parser alone, with ASan and UBSan; new inputs go to build/fuzz/corpus
 

@@ -392,10 +392,10 @@ ngx_int_t ngx_http_upload_store_temp_record(ngx_pool_t *pool,
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
     ngx_str_t *temp);
 ngx_int_t ngx_http_upload_store_jobs_dir(ngx_pool_t *pool, ngx_str_t *root,
-    ngx_str_t *dir);
+    ngx_str_t *provider, ngx_str_t *dir);
 ngx_int_t ngx_http_upload_store_job_paths(ngx_pool_t *pool,
-    ngx_http_upload_store_t *store, u_char *id, ngx_str_t *entry,
-    ngx_str_t *temp);
+    ngx_http_upload_store_t *store, ngx_str_t *provider, u_char *id,
+    ngx_str_t *entry, ngx_str_t *temp);
 ngx_int_t ngx_http_upload_store_temp_dir(ngx_pool_t *pool, ngx_str_t *root,
     ngx_str_t *dir);
 ngx_int_t ngx_http_upload_store_level(ngx_uint_t parent, u_char *name,

@@ -28,7 +28,7 @@ static char *ngx_http_upload_store_read_secret(ngx_conf_t *cf,
 static ngx_http_upload_store_remote_t *ngx_http_upload_store_conf_remote(
     ngx_conf_t *cf, ngx_str_t *name);
 static ngx_int_t ngx_http_upload_store_jobs_path(ngx_conf_t *cf,
-    ngx_http_upload_store_t *store);
+    ngx_http_upload_store_t *store, ngx_str_t *provider);
 static ngx_int_t ngx_http_upload_store_init_slots(ngx_shm_zone_t *shm_zone,
     void *data);
 
@@ -46,11 +46,29 @@ ngx_http_upload_store_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_upload_store_main_conf_t *usmcf = conf;
 
     char                            *rv;
+    u_char                           c;
     ngx_str_t                       *value, name;
     ngx_uint_t                       i;
     ngx_http_upload_store_remote_t  *remote;
 
     value = cf->args->elts;
+
+    /* a directory's name: {root}/.jobs/{name} */
+
+    for (i = 0; i < value[1].len; i++) {
+        c = ngx_tolower(value[1].data[i]);
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
+              || c == '-')
+            || value[1].len > 32)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid provider name \"%V\": 1 to 32 "
+                               "letters, digits, \"_\" or \"-\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (ngx_http_upload_store_remote(usmcf, &value[1]) != NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -624,8 +642,9 @@ ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
 
         store = zone->data;
 
-        if (store != NULL && ngx_http_upload_store_jobs_path(cf, store)
-                             != NGX_OK)
+        if (store != NULL
+            && ngx_http_upload_store_jobs_path(cf, store, &uslcf->job->name)
+               != NGX_OK)
         {
             return NGX_ERROR;
         }
@@ -681,31 +700,53 @@ ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
 }
 
 
-/* {root}/.jobs, made by nginx at start like {root}/.tmp */
+/* {root}/.jobs and {root}/.jobs/{provider}, made by nginx at start */
 
 static ngx_int_t
-ngx_http_upload_store_jobs_path(ngx_conf_t *cf, ngx_http_upload_store_t *store)
+ngx_http_upload_store_jobs_path(ngx_conf_t *cf, ngx_http_upload_store_t *store,
+    ngx_str_t *provider)
 {
-    if (store->jobs_path != NULL) {
-        return NGX_OK;
+    ngx_path_t  *path;
+
+    if (store->jobs_path == NULL) {
+        store->jobs_path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+        if (store->jobs_path == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_upload_store_jobs_dir(cf->pool, &store->root, NULL,
+                                           &store->jobs_path->name)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        store->jobs_path->conf_file = store->root_path->conf_file;
+        store->jobs_path->line = store->root_path->line;
+
+        if (ngx_add_path(cf, &store->jobs_path) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
-    store->jobs_path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
-    if (store->jobs_path == NULL) {
+    /* the same directory added again is one (ngx_add_path() sees it) */
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_upload_store_jobs_dir(cf->pool, &store->root,
-                                       &store->jobs_path->name)
+    if (ngx_http_upload_store_jobs_dir(cf->pool, &store->root, provider,
+                                       &path->name)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    store->jobs_path->conf_file = store->root_path->conf_file;
-    store->jobs_path->line = store->root_path->line;
+    path->conf_file = store->root_path->conf_file;
+    path->line = store->root_path->line;
 
-    return ngx_add_path(cf, &store->jobs_path);
+    return ngx_add_path(cf, &path);
 }
 
 

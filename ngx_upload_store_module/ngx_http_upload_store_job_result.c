@@ -48,7 +48,8 @@ ngx_http_upload_store_job_queue(ngx_http_upload_store_t *store,
     ngx_err_t   err;
     ngx_str_t   entry, temp;
 
-    if (ngx_http_upload_store_job_paths(pool, store, rec->id, &entry, &temp)
+    if (ngx_http_upload_store_job_paths(pool, store, &uslcf->job->name,
+                                        rec->id, &entry, &temp)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -113,47 +114,62 @@ ngx_http_upload_store_job_queue(ngx_http_upload_store_t *store,
         return NGX_ERROR;
     }
 
-    /* this worker looks at once */
+    /* this worker takes it when it can */
 
-    if (ngx_http_upload_store_jobs != NULL && !ngx_exiting) {
-        ngx_add_timer(&ngx_http_upload_store_jobs->scan, 1);
-    }
+    ngx_http_upload_store_jobs_ready(store, uslcf->job, rec->id);
 
     return NGX_OK;
 }
 
 
-/* a job's entry removed: NGX_OK, or NGX_DECLINED when there was none */
+/*
+ * a job's entry removed, whichever provider's queue it is in: NGX_OK, or
+ * NGX_DECLINED when there was none
+ */
 
 ngx_int_t
 ngx_http_upload_store_job_cancel(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_log_t *log)
 {
-    ngx_str_t  entry, temp;
+    ngx_int_t                           rc;
+    ngx_str_t                           entry, temp;
+    ngx_uint_t                          i;
+    ngx_http_upload_store_remote_t     *remote;
+    ngx_http_upload_store_main_conf_t  *usmcf;
 
-    if (store->jobs_path == NULL) {
+    usmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                ngx_http_upload_store_module);
+
+    if (store->jobs_path == NULL || usmcf == NULL) {
         return NGX_DECLINED;
     }
 
-    if (ngx_http_upload_store_job_paths(pool, store, rec->id, &entry, &temp)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    rc = NGX_DECLINED;
+    remote = usmcf->remotes.elts;
 
-    if (ngx_delete_file(entry.data) == NGX_FILE_ERROR) {
+    for (i = 0; i < usmcf->remotes.nelts; i++) {
 
-        if (ngx_errno == NGX_ENOENT) {
-            return NGX_DECLINED;
+        if (ngx_http_upload_store_job_paths(pool, store, &remote[i].name,
+                                            rec->id, &entry, &temp)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
 
-        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
-                      ngx_delete_file_n " \"%V\" failed (customer \"%V\")",
-                      &entry, &rec->customer);
-        return NGX_ERROR;
+        if (ngx_delete_file(entry.data) != NGX_FILE_ERROR) {
+            rc = NGX_OK;
+            continue;
+        }
+
+        if (ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                          ngx_delete_file_n " \"%V\" failed "
+                          "(customer \"%V\")", &entry, &rec->customer);
+            return NGX_ERROR;
+        }
     }
 
-    return NGX_OK;
+    return rc;
 }
 
 
@@ -416,10 +432,13 @@ ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
         ngx_http_upload_store_slot_give(job->slot);
         ngx_queue_remove(&job->queue);
 
-        /* a slot is free: a look at the queue soon */
+        /* a slot is free: the entries seen due */
 
-        if (!ngx_exiting && !ngx_terminate) {
-            ngx_add_timer(&ngx_http_upload_store_jobs->scan, 1);
+        if (!ngx_http_upload_store_jobs->more.posted && !ngx_exiting
+            && !ngx_terminate)
+        {
+            ngx_post_event(&ngx_http_upload_store_jobs->more,
+                           &ngx_posted_events);
         }
     }
 

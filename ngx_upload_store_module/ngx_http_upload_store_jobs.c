@@ -28,8 +28,15 @@
 static void ngx_http_upload_store_jobs_scan(ngx_event_t *ev);
 static ngx_int_t ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
     ngx_http_upload_store_t *store);
-static void ngx_http_upload_store_job_claim(ngx_http_upload_store_t *store,
-    int dir, u_char *name);
+static void ngx_http_upload_store_jobs_scan_queue(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_remote_t *remote,
+    ngx_uint_t *queued, uint64_t *oldest);
+static ngx_uint_t ngx_http_upload_store_slots_free(
+    ngx_http_upload_store_remote_t *remote);
+static void ngx_http_upload_store_jobs_more(ngx_event_t *ev);
+static ngx_int_t ngx_http_upload_store_job_claim(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_remote_t *remote,
+    int dir, u_char *path, u_char *name);
 static ngx_int_t ngx_http_upload_store_job_read(ngx_http_upload_store_job_t
     *job, ngx_str_t *remote, ngx_str_t *location);
 static void ngx_http_upload_store_job_run(ngx_http_upload_store_job_t *job);
@@ -80,6 +87,12 @@ ngx_http_upload_store_jobs_init(ngx_cycle_t *cycle)
 
     jobs->cycle = cycle;
     jobs->usmcf = usmcf;
+
+    jobs->overflow = ngx_pcalloc(cycle->pool, usmcf->remotes.nelts);
+    if (jobs->overflow == NULL) {
+        return NGX_ERROR;
+    }
+
     jobs->slots = usmcf->slots->data;
 
     ngx_queue_init(&jobs->running);
@@ -88,6 +101,10 @@ ngx_http_upload_store_jobs_init(ngx_cycle_t *cycle)
     jobs->scan.data = jobs;
     jobs->scan.log = cycle->log;
     jobs->scan.cancelable = 1;
+
+    jobs->more.handler = ngx_http_upload_store_jobs_more;
+    jobs->more.data = jobs;
+    jobs->more.log = cycle->log;
 
     ngx_http_upload_store_jobs = jobs;
 
@@ -151,6 +168,12 @@ ngx_http_upload_store_jobs_scan(ngx_event_t *ev)
 
     jobs->next = ngx_http_upload_store_msec() + NGX_HTTP_UPLOAD_STORE_SCAN;
 
+    /* the list of entries due is made again */
+
+    jobs->nready = 0;
+    jobs->first = 0;
+    ngx_memzero(jobs->overflow, jobs->usmcf->remotes.nelts);
+
     (void) ngx_http_upload_store_each(jobs->cycle,
                                       ngx_http_upload_store_jobs_scan_store);
 
@@ -172,31 +195,80 @@ static ngx_int_t
 ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
     ngx_http_upload_store_t *store)
 {
-    DIR              *dir;
-    uint64_t          ms, now, oldest;
-    ngx_uint_t        queued;
-    struct stat       st;
-    struct dirent    *de;
-    ngx_msec_t        next;
+    uint64_t                         oldest;
+    ngx_uint_t                       i, queued;
+    ngx_http_upload_store_remote_t  *remote;
 
     if (store->jobs_path == NULL) {
         return NGX_OK;
     }
 
-    dir = opendir((char *) store->jobs_path->name.data);
+    queued = 0;
+    oldest = 0;
+    remote = ngx_http_upload_store_jobs->usmcf->remotes.elts;
+
+    for (i = 0; i < ngx_http_upload_store_jobs->usmcf->remotes.nelts; i++) {
+
+        ngx_http_upload_store_jobs_scan_queue(store, &remote[i], &queued,
+                                              &oldest);
+
+        if (ngx_http_upload_store_jobs == NULL) {
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_upload_store_stats_queue(store, queued, oldest);
+
+    return NGX_OK;
+}
+
+
+/*
+ * a provider's queue in a store: its entries counted, those due taken
+ * while the provider has slots, then a few kept for when it has again
+ */
+
+static void
+ngx_http_upload_store_jobs_scan_queue(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_remote_t *remote, ngx_uint_t *queued,
+    uint64_t *oldest)
+{
+    DIR                           *dir;
+    u_char                         path[NGX_MAX_PATH];
+    uint64_t                       ms, now;
+    ngx_int_t                      rc;
+    ngx_uint_t                     full;
+    ngx_msec_t                     next;
+    struct stat                    st;
+    struct dirent                 *de;
+    ngx_http_upload_store_jobs_t  *jobs;
+
+    jobs = ngx_http_upload_store_jobs;
+
+    if (store->jobs_path->name.len + 1 + remote->name.len + 1
+        > sizeof(path))
+    {
+        return;
+    }
+
+    (void) ngx_sprintf(path, "%V/%V%Z", &store->jobs_path->name,
+                       &remote->name);
+
+    dir = opendir((char *) path);
 
     if (dir == NULL) {
-        ngx_log_error(NGX_LOG_CRIT, cycle->log, ngx_errno,
-                      "opendir() \"%V\" failed", &store->jobs_path->name);
-        return NGX_OK;
+        if (ngx_errno != NGX_ENOENT) {
+            ngx_log_error(NGX_LOG_CRIT, jobs->cycle->log, ngx_errno,
+                          "opendir() \"%s\" failed", path);
+        }
+
+        return;
     }
 
     now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
-    queued = 0;
-    oldest = 0;
+    full = !ngx_http_upload_store_slots_free(remote);
 
     for ( ;; ) {
-        ngx_set_errno(0);
         de = readdir(dir);
 
         if (de == NULL) {
@@ -207,20 +279,31 @@ ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
             || ngx_http_upload_store_parse_id((u_char *) de->d_name,
                                               NGX_HTTP_UPLOAD_STORE_ID_LEN,
                                               &ms)
-               != NGX_OK
-            || fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW)
-               == -1
-            || !S_ISREG(st.st_mode))
+               != NGX_OK)
         {
             continue;
         }
 
         /* its id says when it was queued first */
 
-        queued++;
+        (*queued)++;
 
-        if (oldest == 0 || ms < oldest) {
-            oldest = ms;
+        if (*oldest == 0 || ms < *oldest) {
+            *oldest = ms;
+        }
+
+        /* a busy provider: no more than what the ready list can hold */
+
+        if (full && jobs->nready == NGX_HTTP_UPLOAD_STORE_READY) {
+            jobs->overflow[remote - (ngx_http_upload_store_remote_t *)
+                                    jobs->usmcf->remotes.elts] = 1;
+            continue;
+        }
+
+        if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1
+            || !S_ISREG(st.st_mode))
+        {
+            continue;
         }
 
         /* its mtime is when it may run */
@@ -231,82 +314,100 @@ ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
         if (ms > now) {
             next = ngx_http_upload_store_msec() + (ngx_msec_t) (ms - now);
 
-            if ((ngx_msec_int_t) (next - ngx_http_upload_store_jobs->next)
-                < 0)
-            {
-                ngx_http_upload_store_jobs->next = next;
+            if ((ngx_msec_int_t) (next - jobs->next) < 0) {
+                jobs->next = next;
             }
 
             continue;
         }
 
-        ngx_http_upload_store_job_claim(store, dirfd(dir),
-                                        (u_char *) de->d_name);
+        rc = full ? NGX_BUSY
+                  : ngx_http_upload_store_job_claim(store, remote,
+                                                    dirfd(dir),
+                                                    (u_char *) de->d_name,
+                                                    (u_char *) de->d_name);
 
         if (ngx_http_upload_store_jobs == NULL) {
             break;
         }
+
+        if (rc == NGX_BUSY) {
+            full = 1;
+            ngx_http_upload_store_jobs_ready(store, remote,
+                                             (u_char *) de->d_name);
+        }
     }
 
     (void) closedir(dir);
-
-    ngx_http_upload_store_stats_queue(store, queued, oldest);
-
-    return NGX_OK;
 }
 
 
-/* an entry due: taken if no other worker holds it, and a slot is free */
+/*
+ * an entry due: taken if a slot of its provider is free and no other
+ * worker holds it; NGX_OK (its job runs, or ended), NGX_BUSY (no slot),
+ * NGX_DECLINED (not to be run by this worker now)
+ */
 
-static void
-ngx_http_upload_store_job_claim(ngx_http_upload_store_t *store, int dir,
+static ngx_int_t
+ngx_http_upload_store_job_claim(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_remote_t *remote, int dir, u_char *path,
     u_char *name)
 {
     int                           fd;
-    ngx_str_t                     remote, location, temp, raw;
+    ngx_str_t                     provider, location, temp;
     ngx_uint_t                    slot;
     ngx_pool_t                   *pool;
     struct stat                   st;
     ngx_http_upload_store_job_t  *job;
 
-    fd = openat(dir, (char *) name, O_RDWR|O_NOFOLLOW|O_CLOEXEC);
+    if (ngx_http_upload_store_slot_take(remote, &slot) != NGX_OK) {
+        return NGX_BUSY;
+    }
+
+    fd = openat(dir, (char *) path, O_RDWR|O_NOFOLLOW|O_CLOEXEC);
 
     if (fd == -1) {
-        return;
+        ngx_http_upload_store_slot_give(slot);
+        return NGX_DECLINED;
     }
 
-    if (flock(fd, LOCK_EX|LOCK_NB) == -1) {
-        /* another worker runs it */
-        (void) close(fd);
-        return;
-    }
+    /*
+     * another worker runs it; or it was removed between the look and the
+     * lock: its job is over
+     */
 
-    /* removed between the look and the lock: its job is over */
-
-    if (fstat(fd, &st) == -1 || st.st_nlink == 0) {
+    if (flock(fd, LOCK_EX|LOCK_NB) == -1
+        || fstat(fd, &st) == -1 || st.st_nlink == 0)
+    {
         (void) close(fd);
-        return;
+        ngx_http_upload_store_slot_give(slot);
+        return NGX_DECLINED;
     }
 
     pool = ngx_create_pool(4096, ngx_cycle->log);
     if (pool == NULL) {
         (void) close(fd);
-        return;
+        ngx_http_upload_store_slot_give(slot);
+        return NGX_DECLINED;
     }
 
     job = ngx_pcalloc(pool, sizeof(ngx_http_upload_store_job_t));
     if (job == NULL) {
         ngx_destroy_pool(pool);
         (void) close(fd);
-        return;
+        ngx_http_upload_store_slot_give(slot);
+        return NGX_DECLINED;
     }
 
     job->pool = pool;
     job->log = ngx_cycle->log;
     job->store = store;
+    job->remote = remote;
     job->entry = fd;
     job->audio = NGX_INVALID_FILE;
-    job->slot = NGX_CONF_UNSET_UINT;
+    job->slot = slot;
+
+    ngx_queue_insert_tail(&ngx_http_upload_store_jobs->running, &job->queue);
 
     ngx_memcpy(job->record.id, name, NGX_HTTP_UPLOAD_STORE_ID_LEN);
 
@@ -315,52 +416,22 @@ ngx_http_upload_store_job_claim(ngx_http_upload_store_t *store, int dir,
     (void) ngx_http_upload_store_parse_id(name, NGX_HTTP_UPLOAD_STORE_ID_LEN,
                                           &job->record.created);
 
-    if (ngx_http_upload_store_job_paths(pool, store, job->record.id,
-                                        &job->entry_path, &temp)
+    if (ngx_http_upload_store_job_paths(pool, store, &remote->name,
+                                        job->record.id, &job->entry_path,
+                                        &temp)
         != NGX_OK
-        || ngx_http_upload_store_job_read(job, &remote, &location) != NGX_OK)
+        || ngx_http_upload_store_job_read(job, &provider, &location)
+           != NGX_OK)
     {
         ngx_http_upload_store_job_end(job, 0);
-        return;
+        return NGX_OK;
     }
 
-    job->remote = ngx_http_upload_store_remote(
-                                 ngx_http_upload_store_jobs->usmcf, &remote);
-
-    if (job->remote == NULL) {
-        ngx_log_error(NGX_LOG_ERR, job->log, 0,
-                      "upload store: job of customer \"%V\", id %*s, names "
-                      "provider \"%V\", which is not configured",
-                      &job->record.customer,
-                      (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, job->record.id,
-                      &remote);
-
-        if (store->backend->load(store, &job->record, &raw, pool, job->log)
-            != NGX_OK)
-        {
-            ngx_http_upload_store_job_end(job, 1);
-            return;
-        }
-
-        ngx_http_upload_store_job_error(job, "no provider \"%V\"", &remote);
-        ngx_http_upload_store_job_failed(job,
-                                         NGX_HTTP_UPLOAD_STORE_OUTCOME_OTHER,
-                                         0);
-        return;
-    }
-
-    if (ngx_http_upload_store_slot_take(job->remote, &slot) != NGX_OK) {
-        /* the provider is as busy as it may be: later */
-        ngx_http_upload_store_job_end(job, 0);
-        return;
-    }
-
-    job->slot = slot;
     job->uslcf = ngx_http_upload_store_job_location(&store->name, &location);
 
-    ngx_queue_insert_tail(&ngx_http_upload_store_jobs->running, &job->queue);
-
     ngx_http_upload_store_job_run(job);
+
+    return NGX_OK;
 }
 
 
@@ -605,6 +676,144 @@ ngx_http_upload_store_slot_take(ngx_http_upload_store_remote_t *remote,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * whether a provider has a slot free (or held by a worker that is gone):
+ * a look, not a claim
+ */
+
+static ngx_uint_t
+ngx_http_upload_store_slots_free(ngx_http_upload_store_remote_t *remote)
+{
+    ngx_uint_t         i;
+    ngx_atomic_t      *s;
+    ngx_atomic_uint_t  pid;
+
+    s = ngx_http_upload_store_jobs->slots + remote->slot;
+
+    for (i = 0; i < remote->concurrency; i++) {
+        if (s[i] == 0) {
+            return 1;
+        }
+    }
+
+    for (i = 0; i < remote->concurrency; i++) {
+        pid = s[i];
+
+        if (pid != (ngx_atomic_uint_t) ngx_pid
+            && kill((ngx_pid_t) pid, 0) == -1 && ngx_errno == ESRCH)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* an entry due, to be taken when its provider has a slot */
+
+void
+ngx_http_upload_store_jobs_ready(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_remote_t *remote, u_char *id)
+{
+    ngx_http_upload_store_jobs_t   *jobs;
+    ngx_http_upload_store_ready_t  *r;
+
+    jobs = ngx_http_upload_store_jobs;
+
+    if (jobs == NULL) {
+        return;
+    }
+
+    if (jobs->nready == NGX_HTTP_UPLOAD_STORE_READY) {
+        jobs->overflow[remote - (ngx_http_upload_store_remote_t *)
+                                jobs->usmcf->remotes.elts] = 1;
+        return;
+    }
+
+    r = &jobs->ready[(jobs->first + jobs->nready++)
+                     % NGX_HTTP_UPLOAD_STORE_READY];
+    r->store = store;
+    r->remote = remote;
+    ngx_memcpy(r->name, id, NGX_HTTP_UPLOAD_STORE_ID_LEN);
+
+    /* an entry kept again while they are taken waits for the next slot */
+
+    if (!jobs->more.posted && !jobs->taking && !ngx_exiting
+        && !ngx_terminate)
+    {
+        ngx_post_event(&jobs->more, &ngx_posted_events);
+    }
+}
+
+
+/*
+ * a slot freed, or a job queued: the entries kept are taken in the order
+ * they came, where their provider has a slot; a new look only for a
+ * provider that has slots and had more entries than were kept
+ */
+
+static void
+ngx_http_upload_store_jobs_more(ngx_event_t *ev)
+{
+    u_char                           path[NGX_MAX_PATH];
+    ngx_int_t                        rc;
+    ngx_uint_t                       i, n;
+    ngx_http_upload_store_jobs_t    *jobs;
+    ngx_http_upload_store_ready_t    r;
+    ngx_http_upload_store_remote_t  *remote;
+
+    jobs = ev->data;
+
+    if (ngx_exiting || ngx_terminate || ngx_quit) {
+        return;
+    }
+
+    jobs->taking = 1;
+
+    for (n = jobs->nready; n && jobs->nready; n--) {
+        r = jobs->ready[jobs->first];
+        jobs->first = (jobs->first + 1) % NGX_HTTP_UPLOAD_STORE_READY;
+        jobs->nready--;
+
+        rc = NGX_BUSY;
+
+        if (ngx_http_upload_store_slots_free(r.remote)
+            && r.store->jobs_path->name.len + r.remote->name.len
+               + NGX_HTTP_UPLOAD_STORE_ID_LEN + 3 <= sizeof(path))
+        {
+            (void) ngx_sprintf(path, "%V/%V/%*s%Z", &r.store->jobs_path->name,
+                               &r.remote->name,
+                               (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, r.name);
+
+            rc = ngx_http_upload_store_job_claim(r.store, r.remote, AT_FDCWD,
+                                                 path, r.name);
+        }
+
+        if (ngx_http_upload_store_jobs == NULL) {
+            return;
+        }
+
+        if (rc == NGX_BUSY) {
+            /* kept, at the end */
+            ngx_http_upload_store_jobs_ready(r.store, r.remote, r.name);
+        }
+    }
+
+    jobs->taking = 0;
+
+    remote = jobs->usmcf->remotes.elts;
+
+    for (i = 0; i < jobs->usmcf->remotes.nelts; i++) {
+        if (jobs->overflow[i] && ngx_http_upload_store_slots_free(&remote[i]))
+        {
+            ngx_add_timer(&jobs->scan, 1);
+            return;
+        }
+    }
 }
 
 

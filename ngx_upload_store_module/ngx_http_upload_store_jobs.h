@@ -16,6 +16,17 @@
 #define NGX_HTTP_UPLOAD_STORE_RETRY_MAX  86400000   /* Retry-After, ms */
 
 
+/* an entry due that a worker saw and did not take yet */
+
+#define NGX_HTTP_UPLOAD_STORE_READY  64
+
+typedef struct {
+    ngx_http_upload_store_t           *store;
+    ngx_http_upload_store_remote_t    *remote;
+    u_char                             name[NGX_HTTP_UPLOAD_STORE_ID_LEN];
+} ngx_http_upload_store_ready_t;
+
+
 /* a job a worker runs: its entry locked, its request on curl */
 
 typedef struct {
@@ -65,6 +76,15 @@ typedef struct {
     ngx_http_upload_store_main_conf_t  *usmcf;
     ngx_atomic_t                       *slots;
     ngx_msec_t                          next;        /* the next look */
+
+    /* entries due, taken when a slot frees, without a look at all */
+    ngx_event_t                         more;
+    ngx_uint_t                          nready;
+    ngx_uint_t                          first;       /* a ring: FIFO */
+    ngx_http_upload_store_ready_t       ready[NGX_HTTP_UPLOAD_STORE_READY];
+    u_char                             *overflow;    /* by provider: more
+                                                        were due */
+    unsigned                            taking:1;    /* in the more event */
 } ngx_http_upload_store_jobs_t;
 
 
@@ -81,6 +101,8 @@ void ngx_http_upload_store_job_error(ngx_http_upload_store_job_t *job,
 void ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
     ngx_uint_t done);
 void ngx_http_upload_store_slot_give(ngx_uint_t slot);
+void ngx_http_upload_store_jobs_ready(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_remote_t *remote, u_char *id);
 ngx_int_t ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job);
 
 

@@ -582,37 +582,48 @@ ngx_http_upload_store_temp_dir(ngx_pool_t *pool, ngx_str_t *root,
 }
 
 
-/* {root}/.jobs: the queue of background jobs, an entry per upload */
+/*
+ * {root}/.jobs: the queues of background jobs, {root}/.jobs/{provider}
+ * the one of a provider (a name of the configuration), an entry per
+ * upload
+ */
 
 ngx_int_t
 ngx_http_upload_store_jobs_dir(ngx_pool_t *pool, ngx_str_t *root,
-    ngx_str_t *dir)
+    ngx_str_t *provider, ngx_str_t *dir)
 {
-    dir->len = root->len + 1 + ngx_http_upload_store_jobs_name.len;
+    dir->len = root->len + 1 + ngx_http_upload_store_jobs_name.len
+               + (provider ? 1 + provider->len : 0);
     dir->data = ngx_pnalloc(pool, dir->len + 1);
     if (dir->data == NULL) {
         return NGX_ERROR;
     }
 
-    (void) ngx_sprintf(dir->data, "%V/%V%Z", root,
-                       &ngx_http_upload_store_jobs_name);
+    if (provider == NULL) {
+        (void) ngx_sprintf(dir->data, "%V/%V%Z", root,
+                           &ngx_http_upload_store_jobs_name);
+
+    } else {
+        (void) ngx_sprintf(dir->data, "%V/%V/%V%Z", root,
+                           &ngx_http_upload_store_jobs_name, provider);
+    }
 
     return NGX_OK;
 }
 
 
 /*
- * a job's entry, {root}/.jobs/{id}, and the temp name it is written to
- * first, {root}/.tmp/{id}.job
+ * a job's entry, {root}/.jobs/{provider}/{id}, and the temp name it is
+ * written to first, {root}/.tmp/{id}.job
  */
 
 ngx_int_t
 ngx_http_upload_store_job_paths(ngx_pool_t *pool,
-    ngx_http_upload_store_t *store, u_char *id, ngx_str_t *entry,
-    ngx_str_t *temp)
+    ngx_http_upload_store_t *store, ngx_str_t *provider, u_char *id,
+    ngx_str_t *entry, ngx_str_t *temp)
 {
     entry->len = store->root.len + 1 + ngx_http_upload_store_jobs_name.len
-                 + 1 + NGX_HTTP_UPLOAD_STORE_ID_LEN;
+                 + 1 + provider->len + 1 + NGX_HTTP_UPLOAD_STORE_ID_LEN;
     temp->len = store->temp_path->name.len + 1
                 + NGX_HTTP_UPLOAD_STORE_ID_LEN + sizeof(".job") - 1;
 
@@ -622,8 +633,8 @@ ngx_http_upload_store_job_paths(ngx_pool_t *pool,
         return NGX_ERROR;
     }
 
-    (void) ngx_sprintf(entry->data, "%V/%V/%*s%Z", &store->root,
-                       &ngx_http_upload_store_jobs_name,
+    (void) ngx_sprintf(entry->data, "%V/%V/%V/%*s%Z", &store->root,
+                       &ngx_http_upload_store_jobs_name, provider,
                        (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, id);
     (void) ngx_sprintf(temp->data, "%V/%*s.job%Z", &store->temp_path->name,
                        (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, id);
