@@ -734,3 +734,34 @@ RIFF....WAVEfmt \r
     "/error/message" => "the form field \"callback_url\" must be an http or https URL to a host this server allows" }) x 4]
 --- store_files
 
+
+
+=== TEST 25: a 200 MiB upload through a job: streamed from its file, the worker's memory stays small
+--- skip_eval: 4: $ENV{TEST_NGINX_USE_VALGRIND} || ($ENV{TEST_NGINX_BINARY} // '') =~ /asan/
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_provider fake http://127.0.0.1:$TEST_NGINX_PROVIDER_PORT/v1/audio/transcriptions
+                          timeout=120s;
+--- config
+    location = /upload {
+        client_max_body_size 300m;
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe_job fake;
+    }
+
+    location /files/ {
+        upload_store_files audio;
+        upload_store_customer $http_x_customer;
+    }
+--- init
+UploadStore::provider_script({ then => { text => "a long one" } });
+--- request eval
+"POST /upload\n" . ("\0" x (200 * 1024 * 1024))
+--- error_code: 202
+--- job eval
+{ customer => "acme", files => "/files/", timeout => 60,
+  record => { "/status" => "transcribed", "/bytes" => 200 * 1024 * 1024 },
+  provider => { requests => sub { $_[0][0]{length} > 200 * 1024 * 1024 } },
+  rss_max => 64 * 1024 }
+

@@ -866,6 +866,18 @@ sub job_check {
             push @err, map { "$id: $_" } match_json($rec, $job->{record} // {});
         }
 
+        if ($job->{rss_max}) {
+            # the workers' peak memory (VmHWM), in KiB
+
+            my $master = slurp("$servroot/logs/nginx.pid") =~ s/\s+//gr;
+
+            for my $pid (workers_of($master)) {
+                my ($hwm) = slurp("/proc/$pid/status") =~ /^VmHWM:\s+(\d+)/m;
+                push @err, "worker $pid: VmHWM $hwm KiB, over $job->{rss_max}"
+                    if !defined $hwm || $hwm > $job->{rss_max};
+            }
+        }
+
         if ($job->{admin}) {
             # the admin endpoint's JSON, then its Prometheus text
 
@@ -890,7 +902,10 @@ sub job_check {
             my $e = $job->{provider}{$k};
             my $v = $stats->{$k};
 
-            push @err, "provider $k: " . show($v)
+            push @err, "provider $k: "
+                       . substr(show($k eq 'requests'
+                                     ? [map { { %$_, body => '...' } } @$v]
+                                     : $v), 0, 2000)
                 unless ref $e eq 'CODE' ? $e->($v, $stats)
                                         : defined $v && "$v" eq "$e";
         }

@@ -32,14 +32,18 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def body(self):
+        """the body's first 64 KiB, and its whole length"""
         n = int(self.headers.get("Content-Length") or 0)
-        data = b""
-        while len(data) < n:
-            chunk = self.rfile.read(min(65536, n - len(data)))
+        head = bytearray()
+        got = 0
+        while got < n:
+            chunk = self.rfile.read(min(1 << 20, n - got))
             if not chunk:
                 break
-            data += chunk
-        return data
+            if len(head) < 65536:
+                head += chunk[:65536 - len(head)]
+            got += len(chunk)
+        return bytes(head), got
 
     def answer(self, status, body, ctype="application/json", extra=None):
         self.send_response(status)
@@ -56,7 +60,7 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, json.dumps(out).encode())
 
     def do_POST(self):
-        data = self.body()
+        data, length = self.body()
 
         if self.path == "/_script":
             script = json.loads(data or b"{}")
@@ -80,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
             STATE["requests"].append({
                 "path": self.path,
                 "type": self.headers.get("Content-Type", ""),
-                "length": len(data),
+                "length": length,
                 "headers": {k.lower(): v for k, v in self.headers.items()},
                 "body": data[:4096].decode("latin-1"),
             })
