@@ -27,6 +27,7 @@ typedef struct {
     ngx_event_t                     timer;
     ngx_log_t                      *log;
     ngx_uint_t                      running;     /* transfers added */
+    unsigned                        closing:1;   /* shutdown timed out */
 } ngx_http_upload_store_curl_t;
 
 
@@ -77,6 +78,16 @@ ngx_http_upload_store_curl_init(ngx_cycle_t *cycle)
                       "upload store: curl_multi_setopt() failed");
         curl_multi_cleanup(uc->multi);
         return NGX_ERROR;
+    }
+
+    /* a resolver that blocks would block the worker: said, once */
+
+    if (!(curl_version_info(CURLVERSION_NOW)->features
+          & CURL_VERSION_ASYNCHDNS))
+    {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "upload store: this libcurl resolves names in the "
+                      "worker, blocking it: give providers IP addresses");
     }
 
     uc->log = cycle->log;
@@ -225,8 +236,10 @@ ngx_http_upload_store_curl_socket(CURL *easy, curl_socket_t s, int what,
 
         (void) curl_multi_assign(uc->multi, s, NULL);
 
-        c->fd = (ngx_socket_t) -1;
+        /* as ngx_close_connection(): freed with its fd, which curl closes */
+
         ngx_free_connection(c);
+        c->fd = (ngx_socket_t) -1;
 
         return 0;
     }
@@ -244,8 +257,8 @@ ngx_http_upload_store_curl_socket(CURL *easy, curl_socket_t s, int what,
         c->write->log = uc->log;
 
         if (curl_multi_assign(uc->multi, s, c) != CURLM_OK) {
-            c->fd = (ngx_socket_t) -1;
             ngx_free_connection(c);
+            c->fd = (ngx_socket_t) -1;
             return -1;
         }
     }
@@ -293,7 +306,7 @@ ngx_http_upload_store_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
     /* a worker leaving on reload waits for the transfers under way */
 
-    uc->timer.cancelable = (uc->running == 0);
+    uc->timer.cancelable = (uc->running == 0 || uc->closing);
 
     ngx_add_timer(&uc->timer, (ngx_msec_t) timeout_ms);
 
@@ -307,6 +320,17 @@ ngx_http_upload_store_curl_event(ngx_event_t *ev)
     ngx_connection_t  *c;
 
     c = ev->data;
+
+    /*
+     * worker_shutdown_timeout: nginx closes what is left; the transfers
+     * are left to another worker, this one need not wait for them
+     */
+
+    if (c->close) {
+        ngx_http_upload_store_curl->closing = 1;
+        ngx_http_upload_store_curl->timer.cancelable = 1;
+        return;
+    }
 
     /* the connection may be freed by curl's call back: the socket is kept */
 

@@ -524,8 +524,11 @@ ngx_http_upload_store_files_requeue(ngx_http_request_t *r,
     store = ctx->store;
     rec = &ctx->record;
 
-    if (rec->state != NGX_HTTP_UPLOAD_STORE_STORED
-        && rec->state != NGX_HTTP_UPLOAD_STORE_FAILED)
+    /* a job whose webhook is still to be sent is not over */
+
+    if ((rec->state != NGX_HTTP_UPLOAD_STORE_STORED
+         && rec->state != NGX_HTTP_UPLOAD_STORE_FAILED)
+        || rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_PENDING)
     {
         return ngx_http_upload_store_set_error(r, NGX_HTTP_CONFLICT,
                                   "job_exists",
@@ -540,6 +543,8 @@ ngx_http_upload_store_files_requeue(ngx_http_request_t *r,
                                             NGX_HTTP_UPLOAD_STORE_QUEUED);
     rec->job = 1;
     rec->attempts = 0;
+    rec->webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE;
+    rec->webhook_attempts = 0;
 
     rc = store->backend->save(store, rec, r->pool, r->connection->log);
 

@@ -642,6 +642,25 @@ ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
 
         store = zone->data;
 
+        /* a job finds its location again by zone and name: one each */
+
+        for (j = 0; j < i; j++) {
+            if (jobs[j] != uslcf && jobs[j]->clcf && uslcf->clcf
+                && jobs[j]->clcf->name.len == uslcf->clcf->name.len
+                && ngx_strncmp(jobs[j]->clcf->name.data,
+                               uslcf->clcf->name.data,
+                               uslcf->clcf->name.len) == 0
+                && (jobs[j]->receive ? jobs[j]->receive : jobs[j]->files)
+                   == zone)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "two locations \"%V\" queue jobs in zone "
+                              "\"%V\": give them different names",
+                              &uslcf->clcf->name, &zone->shm.name);
+                return NGX_ERROR;
+            }
+        }
+
         if (store != NULL
             && ngx_http_upload_store_jobs_path(cf, store, &uslcf->job->name)
                != NGX_OK)

@@ -27,6 +27,8 @@ static size_t ngx_http_upload_store_webhook_discard(char *buf, size_t size,
     size_t n, void *data);
 static void ngx_http_upload_store_webhook_done(
     ngx_http_upload_store_transfer_t *t);
+static ngx_int_t ngx_http_upload_store_job_webhook_target(
+    ngx_http_upload_store_job_t *job, ngx_str_t *url);
 
 
 /*
@@ -209,9 +211,13 @@ ngx_http_upload_store_job_transcribed(ngx_http_upload_store_job_t *job,
     rec->outcome = NGX_HTTP_UPLOAD_STORE_OUTCOME_TRANSCRIBED;
     ngx_str_null(&rec->last_error);
 
+    /* the webhook to come is in the record that says the job ended */
+
+    ngx_http_upload_store_job_webhook_wanted(job);
+
     if (store->backend->save(store, rec, job->pool, job->log) == NGX_ERROR) {
-        /* the entry stays: the job runs again */
-        ngx_http_upload_store_job_end(job, 0);
+        /* the entry stays: the job runs again, later */
+        ngx_http_upload_store_job_postpone(job, "the record cannot be saved");
         return;
     }
 
@@ -231,9 +237,7 @@ ngx_http_upload_store_job_transcribed(ngx_http_upload_store_job_t *job,
                   (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id,
                   rec->transcribe_ms, rec->attempts);
 
-    if (ngx_http_upload_store_job_webhook(job) != NGX_OK) {
-        ngx_http_upload_store_job_end(job, 1);
-    }
+    ngx_http_upload_store_job_webhook_or_end(job);
 }
 
 
@@ -296,8 +300,7 @@ ngx_http_upload_store_job_retry(ngx_http_upload_store_job_t *job,
     if (store->backend->save(store, rec, job->pool, job->log)
         == NGX_DECLINED)
     {
-        (void) ngx_delete_file(job->entry_path.data);
-        ngx_http_upload_store_job_end(job, 0);
+        ngx_http_upload_store_job_end(job, 1);
         return;
     }
 
@@ -344,10 +347,13 @@ ngx_http_upload_store_job_failed(ngx_http_upload_store_job_t *job,
         (void) ngx_http_upload_store_record_set_state(rec,
                                             NGX_HTTP_UPLOAD_STORE_FAILED);
 
+        ngx_http_upload_store_job_webhook_wanted(job);
+
         if (store->backend->save(store, rec, job->pool, job->log)
             == NGX_ERROR)
         {
-            ngx_http_upload_store_job_end(job, 0);
+            ngx_http_upload_store_job_postpone(job,
+                                               "the record cannot be saved");
             return;
         }
 
@@ -356,9 +362,8 @@ ngx_http_upload_store_job_failed(ngx_http_upload_store_job_t *job,
         ngx_http_upload_store_stats_job(store,
                                         NGX_HTTP_UPLOAD_STORE_JOB_FAILED);
 
-        if (ngx_http_upload_store_job_webhook(job) == NGX_OK) {
-            return;
-        }
+        ngx_http_upload_store_job_webhook_or_end(job);
+        return;
     }
 
     ngx_http_upload_store_job_end(job, 1);
@@ -403,11 +408,8 @@ ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
         job->started = 0;
     }
 
-    if (done && ngx_delete_file(job->entry_path.data) == NGX_FILE_ERROR
-        && ngx_errno != NGX_ENOENT)
-    {
-        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
-                      ngx_delete_file_n " \"%V\" failed", &job->entry_path);
+    if (done) {
+        ngx_http_upload_store_job_unlink(job);
     }
 
     if (job->transfer.easy != NULL) {
@@ -509,38 +511,27 @@ ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job)
 
     rec = &job->record;
 
-    if (job->uslcf == NULL
-        || rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_DELIVERED
-        || rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_FAILED)
-    {
+    if (rec->webhook != NGX_HTTP_UPLOAD_STORE_WEBHOOK_PENDING) {
         return NGX_DECLINED;
     }
 
-    /* the client's, when the operator allows it and it is allowed, else
-     * the location's */
+    if (ngx_http_upload_store_job_webhook_target(job, &url) != NGX_OK) {
 
-    if (ngx_http_upload_store_webhook_url(job->uslcf, rec, job->pool, &url)
-        != NGX_OK)
-    {
-        url = job->uslcf->webhook;
-    }
+        /* configured when it ended, not now: given up */
 
-    if (url.len == 0) {
+        ngx_log_error(NGX_LOG_ERR, job->log, 0,
+                      "upload store: webhook of customer \"%V\", id %*s, "
+                      "failed: no webhook is configured now",
+                      &rec->customer, (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                      rec->id);
+
+        rec->webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_FAILED;
+        (void) job->store->backend->save(job->store, rec, job->pool,
+                                         job->log);
         return NGX_DECLINED;
     }
 
     job->webhook = url;
-
-    if (rec->webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE) {
-        rec->webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_PENDING;
-        rec->job = 1;
-
-        if (job->store->backend->save(job->store, rec, job->pool, job->log)
-            != NGX_OK)
-        {
-            return NGX_DECLINED;
-        }
-    }
 
     /* the provider's request is over: its handle serves the webhook */
 
@@ -803,7 +794,9 @@ ngx_int_t
 ngx_http_upload_store_webhook_url(ngx_http_upload_store_loc_conf_t *uslcf,
     ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_str_t *url)
 {
-    char          *scheme, *host;
+    char          *scheme, *host, *port;
+    u_char         where[NGX_MAX_PATH];
+    size_t         len;
     CURLU         *u;
     ngx_int_t      rc;
     ngx_str_t     *allowed;
@@ -846,6 +839,7 @@ ngx_http_upload_store_webhook_url(ngx_http_upload_store_loc_conf_t *uslcf,
 
     scheme = NULL;
     host = NULL;
+    port = NULL;
     rc = NGX_ERROR;
 
     if (ngx_strlen(url->data) == url->len
@@ -855,12 +849,25 @@ ngx_http_upload_store_webhook_url(ngx_http_upload_store_loc_conf_t *uslcf,
         && (ngx_strcmp(scheme, "http") == 0
             || ngx_strcmp(scheme, "https") == 0))
     {
+        /* a port other than the scheme's must be listed with the host */
+
+        len = ngx_strlen(host);
+
+        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK
+            && len + 1 + ngx_strlen(port) < sizeof(where))
+        {
+            len = ngx_sprintf(where, "%s:%s", host, port) - where;
+
+        } else {
+            len = ngx_min(len, sizeof(where));
+            ngx_memcpy(where, host, len);
+        }
+
         allowed = uslcf->webhook_hosts->elts;
 
         for (i = 0; i < uslcf->webhook_hosts->nelts; i++) {
-            if (ngx_strlen(host) == allowed[i].len
-                && ngx_strncasecmp((u_char *) host, allowed[i].data,
-                                   allowed[i].len) == 0)
+            if (len == allowed[i].len
+                && ngx_strncasecmp(where, allowed[i].data, len) == 0)
             {
                 rc = NGX_OK;
                 break;
@@ -870,7 +877,118 @@ ngx_http_upload_store_webhook_url(ngx_http_upload_store_loc_conf_t *uslcf,
 
     curl_free(scheme);
     curl_free(host);
+    curl_free(port);
     curl_url_cleanup(u);
 
     return rc;
+}
+
+
+/* the job's webhook: the client's, when allowed, else the location's */
+
+static ngx_int_t
+ngx_http_upload_store_job_webhook_target(ngx_http_upload_store_job_t *job,
+    ngx_str_t *url)
+{
+    if (job->uslcf == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_upload_store_webhook_url(job->uslcf, &job->record,
+                                          job->pool, url)
+        == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    *url = job->uslcf->webhook;
+
+    return url->len ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* before the record that ends the job is saved: whether a webhook is due */
+
+void
+ngx_http_upload_store_job_webhook_wanted(ngx_http_upload_store_job_t *job)
+{
+    ngx_str_t  url;
+
+    if (job->record.webhook == NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE
+        && ngx_http_upload_store_job_webhook_target(job, &url) == NGX_OK)
+    {
+        job->record.webhook = NGX_HTTP_UPLOAD_STORE_WEBHOOK_PENDING;
+        job->record.job = 1;
+    }
+}
+
+
+/* the job ended: its webhook sent if one is due, else the entry goes */
+
+void
+ngx_http_upload_store_job_webhook_or_end(ngx_http_upload_store_job_t *job)
+{
+    switch (ngx_http_upload_store_job_webhook(job)) {
+
+    case NGX_OK:
+        return;
+
+    case NGX_DECLINED:
+        ngx_http_upload_store_job_end(job, 1);
+        return;
+
+    default:
+        ngx_http_upload_store_job_postpone(job, "the webhook cannot be sent");
+    }
+}
+
+
+/* what cannot be done now (a save, a read, a handle) is tried later */
+
+void
+ngx_http_upload_store_job_postpone(ngx_http_upload_store_job_t *job,
+    char *why)
+{
+    uint64_t    now;
+    ngx_msec_t  delay;
+
+    delay = ngx_http_upload_store_job_backoff(job->remote,
+                                    ngx_max(job->record.attempts, 1));
+    now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+
+    ngx_http_upload_store_job_later(job, now + delay);
+
+    ngx_log_error(NGX_LOG_WARN, job->log, 0,
+                  "upload store: job of customer \"%V\", id %*s: %s, "
+                  "again in %M ms", &job->record.customer,
+                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, job->record.id,
+                  why, delay);
+
+    ngx_http_upload_store_job_end(job, 0);
+}
+
+
+/*
+ * the entry removed while it is still locked, if it is still the one
+ * locked: a new entry of the same upload (queued again meanwhile) stays
+ */
+
+void
+ngx_http_upload_store_job_unlink(ngx_http_upload_store_job_t *job)
+{
+    struct stat  mine, now;
+
+    if (fstat(job->entry, &mine) == -1
+        || stat((char *) job->entry_path.data, &now) == -1
+        || mine.st_dev != now.st_dev || mine.st_ino != now.st_ino)
+    {
+        return;
+    }
+
+    if (ngx_delete_file(job->entry_path.data) == NGX_FILE_ERROR
+        && ngx_errno != NGX_ENOENT)
+    {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      ngx_delete_file_n " \"%V\" failed", &job->entry_path);
+    }
 }

@@ -373,11 +373,13 @@ ngx_http_upload_store_job_claim(ngx_http_upload_store_t *store,
 
     /*
      * another worker runs it; or it was removed between the look and the
-     * lock: its job is over
+     * lock: its job is over; or another worker put it off meanwhile
      */
 
     if (flock(fd, LOCK_EX|LOCK_NB) == -1
-        || fstat(fd, &st) == -1 || st.st_nlink == 0)
+        || fstat(fd, &st) == -1 || st.st_nlink == 0
+        || (uint64_t) st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000
+           > (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec)
     {
         (void) close(fd);
         ngx_http_upload_store_slot_give(slot);
@@ -473,7 +475,7 @@ ngx_http_upload_store_job_read(ngx_http_upload_store_job_t *job,
                       "upload store \"%V\": job entry \"%V\" is invalid, "
                       "removed", &job->store->name, &job->entry_path);
         json_decref(json);
-        (void) ngx_delete_file(job->entry_path.data);
+        ngx_http_upload_store_job_unlink(job);
         return NGX_ERROR;
     }
 
@@ -520,7 +522,7 @@ ngx_http_upload_store_job_read(ngx_http_upload_store_job_t *job,
                       "upload store \"%V\": job entry \"%V\" names an "
                       "invalid customer or category, removed",
                       &job->store->name, &job->entry_path);
-        (void) ngx_delete_file(job->entry_path.data);
+        ngx_http_upload_store_job_unlink(job);
         return NGX_ERROR;
     }
 
@@ -551,15 +553,21 @@ ngx_http_upload_store_job_run(ngx_http_upload_store_job_t *job)
                       "upload store: job of customer \"%V\", id %*s: no "
                       "such upload, its entry removed", &rec->customer,
                       (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id);
-        (void) ngx_delete_file(job->entry_path.data);
-        ngx_http_upload_store_job_end(job, 0);
+        ngx_http_upload_store_job_end(job, 1);
         return;
     }
 
     if (rc != NGX_OK) {
-        ngx_http_upload_store_job_failed(job,
-                                         NGX_HTTP_UPLOAD_STORE_OUTCOME_OTHER,
-                                         0);
+
+        if (ngx_errno == 0) {
+            /* not a record of the store's: nothing to run (logged) */
+            ngx_http_upload_store_job_end(job, 1);
+            return;
+        }
+
+        /* it cannot be read now (EMFILE, EIO...): later */
+
+        ngx_http_upload_store_job_postpone(job, "the record cannot be read");
         return;
     }
 
@@ -569,10 +577,7 @@ ngx_http_upload_store_job_run(ngx_http_upload_store_job_t *job)
     {
         /* ended: only its webhook is left to deliver */
 
-        if (ngx_http_upload_store_job_webhook(job) != NGX_OK) {
-            ngx_http_upload_store_job_end(job, 1);
-        }
-
+        ngx_http_upload_store_job_webhook_or_end(job);
         return;
     }
 
@@ -580,8 +585,7 @@ ngx_http_upload_store_job_run(ngx_http_upload_store_job_t *job)
         && rec->state != NGX_HTTP_UPLOAD_STORE_TRANSCRIBING)
     {
         /* ended by a worker that died before it removed the entry */
-        (void) ngx_delete_file(job->entry_path.data);
-        ngx_http_upload_store_job_end(job, 0);
+        ngx_http_upload_store_job_end(job, 1);
         return;
     }
 
@@ -593,10 +597,16 @@ ngx_http_upload_store_job_run(ngx_http_upload_store_job_t *job)
     rec->attempts++;
     rec->next_attempt = 0;
 
-    if (store->backend->save(store, rec, job->pool, job->log) == NGX_DECLINED)
-    {
-        (void) ngx_delete_file(job->entry_path.data);
-        ngx_http_upload_store_job_end(job, 0);
+    rc = store->backend->save(store, rec, job->pool, job->log);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_upload_store_job_end(job, 1);
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        /* no call before its attempt is counted on disk */
+        ngx_http_upload_store_job_postpone(job, "the record cannot be saved");
         return;
     }
 

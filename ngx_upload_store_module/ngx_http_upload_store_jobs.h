@@ -104,6 +104,13 @@ void ngx_http_upload_store_slot_give(ngx_uint_t slot);
 void ngx_http_upload_store_jobs_ready(ngx_http_upload_store_t *store,
     ngx_http_upload_store_remote_t *remote, u_char *id);
 ngx_int_t ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job);
+void ngx_http_upload_store_job_webhook_or_end(
+    ngx_http_upload_store_job_t *job);
+void ngx_http_upload_store_job_postpone(ngx_http_upload_store_job_t *job,
+    char *why);
+void ngx_http_upload_store_job_webhook_wanted(
+    ngx_http_upload_store_job_t *job);
+void ngx_http_upload_store_job_unlink(ngx_http_upload_store_job_t *job);
 
 
 extern ngx_http_upload_store_jobs_t  *ngx_http_upload_store_jobs;

@@ -614,7 +614,7 @@ ngx_http_upload_store_jobs_dir(ngx_pool_t *pool, ngx_str_t *root,
 
 /*
  * a job's entry, {root}/.jobs/{provider}/{id}, and the temp name it is
- * written to first, {root}/.tmp/{id}.job
+ * written to first, {root}/.tmp/{id}.{pid}.job
  */
 
 ngx_int_t
@@ -625,7 +625,8 @@ ngx_http_upload_store_job_paths(ngx_pool_t *pool,
     entry->len = store->root.len + 1 + ngx_http_upload_store_jobs_name.len
                  + 1 + provider->len + 1 + NGX_HTTP_UPLOAD_STORE_ID_LEN;
     temp->len = store->temp_path->name.len + 1
-                + NGX_HTTP_UPLOAD_STORE_ID_LEN + sizeof(".job") - 1;
+                + NGX_HTTP_UPLOAD_STORE_ID_LEN + 1 + NGX_INT64_LEN
+                + sizeof(".job") - 1;
 
     entry->data = ngx_pnalloc(pool, entry->len + 1);
     temp->data = ngx_pnalloc(pool, temp->len + 1);
@@ -636,8 +637,12 @@ ngx_http_upload_store_job_paths(ngx_pool_t *pool,
     (void) ngx_sprintf(entry->data, "%V/%V/%V/%*s%Z", &store->root,
                        &ngx_http_upload_store_jobs_name, provider,
                        (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, id);
-    (void) ngx_sprintf(temp->data, "%V/%*s.job%Z", &store->temp_path->name,
-                       (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, id);
+    /* the writer's pid: two writers of one upload's entry never share it */
+
+    temp->len = ngx_sprintf(temp->data, "%V/%*s.%P.job%Z",
+                            &store->temp_path->name,
+                            (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, id, ngx_pid)
+                - temp->data - 1;
 
     return NGX_OK;
 }

@@ -665,7 +665,9 @@ acme/audio/DAY/ID.json
         upload_store_receive audio;
         upload_store_customer acme;
         upload_store_transcribe_job fake;
-        upload_store_webhook_client callback_url 127.0.0.1 hooks.example.com;
+        upload_store_webhook_client callback_url
+                                    127.0.0.1:$TEST_NGINX_PROVIDER_PORT
+                                    hooks.example.com;
     }
 
     location /files/ {
@@ -726,12 +728,13 @@ RIFF....WAVEfmt \r
 [$form->("http://169.254.169.254/latest/meta-data"),
  $form->("http://hooks.example.com\@169.254.169.254/"),
  $form->("file:///etc/passwd"),
- $form->("gopher://hooks.example.com/")]
+ $form->("gopher://hooks.example.com/"),
+ $form->("http://hooks.example.com:6379/")]
 --- error_code eval
-[400, 400, 400, 400]
+[400, 400, 400, 400, 400]
 --- response_json eval
 [({ "/error/code" => "webhook_not_allowed",
-    "/error/message" => "the form field \"callback_url\" must be an http or https URL to a host this server allows" }) x 4]
+    "/error/message" => "the form field \"callback_url\" must be an http or https URL to a host this server allows" }) x 5]
 --- store_files
 
 
@@ -764,4 +767,29 @@ UploadStore::provider_script({ then => { text => "a long one" } });
   record => { "/status" => "transcribed", "/bytes" => 200 * 1024 * 1024 },
   provider => { requests => sub { $_[0][0]{length} > 200 * 1024 * 1024 } },
   rss_max => 64 * 1024 }
+
+
+
+=== TEST 26: two locations of one name queuing jobs in one zone
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_transcribe_job fake;
+    }
+}
+
+server {
+    listen 127.0.0.2:$TEST_NGINX_SERVER_PORT;
+
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer beta;
+        upload_store_transcribe_job fake;
+    }
+--- must_die
+--- no_error_log
+[alert]
+--- error_log
+two locations "/upload" queue jobs in zone "audio": give them different names
 
