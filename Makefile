@@ -8,6 +8,9 @@
 #   make test-valgrind    the suite with nginx under valgrind
 #   make test-asan        the suite with the module built with ASan + UBSan
 #   make test-clients     the official OpenAI Node SDK against the module
+#   make deb              Debian packages in build/deb (dh-sequence-nginx),
+#                         checked by lintian
+#   make test-package     the package installed with apt, serving, purged
 #   make style            80 columns, no tabs, no trailing spaces
 #   make fuzz             the multipart parser under libFuzzer (FUZZ_TIME=s)
 #   make soak DURATION=s  good and bad traffic, provider faults, reloads,
@@ -69,6 +72,7 @@ TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
               TEST_NGINX_LOAD_MODULES=$(MODPATH)
 
 .PHONY: all build deps deps-test run test test-valgrind test-asan style \
+        deb test-package \
         test-clients \
         fuzz soak bench \
         bench-ingest bench-sweep bench-transcribe bench-memory bench-jobs \
@@ -210,6 +214,24 @@ DURATION   ?= 60
 soak: build
 	@$(TOP)/util/deps python3 curl procps
 	$(TOP)/util/soak/soak $(NGINX) $(MODPATH) --duration $(DURATION)
+
+# Debian packages (debian/, dh-sequence-nginx) into build/deb, built from
+# a copy of the tracked files; lintian checks them; make test-package
+# installs them with apt, serves an upload, and purges them
+
+DEB_PKG    := debhelper dpkg-dev fakeroot lintian nginx-dev libjansson-dev \
+              libcurl4-openssl-dev libssl-dev
+
+deb:
+	@$(TOP)/util/deps $(DEB_PKG)
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	git -C $(TOP) ls-files -z --cached --others --exclude-standard | (cd $(TOP) && xargs -0 cp --parents -t $(BUILD)/deb/src)
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(BUILD)/deb/*.deb
+
+test-package: deb
+	@$(TOP)/util/deps nginx curl
+	$(TOP)/util/test-package $(BUILD)/deb
 
 bench: bench-ingest bench-sweep bench-transcribe bench-memory bench-jobs
 
