@@ -31,17 +31,13 @@ static ngx_int_t ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
 static void ngx_http_upload_store_jobs_scan_queue(
     ngx_http_upload_store_t *store, ngx_http_upload_store_remote_t *remote,
     ngx_uint_t *queued, uint64_t *oldest);
-static ngx_uint_t ngx_http_upload_store_slots_free(
-    ngx_http_upload_store_remote_t *remote);
-static void ngx_http_upload_store_jobs_more(ngx_event_t *ev);
 static ngx_int_t ngx_http_upload_store_job_claim(
     ngx_http_upload_store_t *store, ngx_http_upload_store_remote_t *remote,
     int dir, u_char *path, u_char *name);
 static ngx_int_t ngx_http_upload_store_job_read(ngx_http_upload_store_job_t
     *job, ngx_str_t *remote, ngx_str_t *location);
 static void ngx_http_upload_store_job_run(ngx_http_upload_store_job_t *job);
-static ngx_int_t ngx_http_upload_store_slot_take(
-    ngx_http_upload_store_remote_t *remote, ngx_uint_t *slot);
+static void ngx_http_upload_store_jobs_more(ngx_event_t *ev);
 static ngx_http_upload_store_loc_conf_t *ngx_http_upload_store_job_location(
     ngx_str_t *store, ngx_str_t *location);
 
@@ -647,115 +643,6 @@ ngx_http_upload_store_job_run(ngx_http_upload_store_job_t *job)
         ngx_http_upload_store_job_error(job, "the request cannot be made");
         ngx_http_upload_store_job_retry(job, 0);
         return;
-    }
-}
-
-
-/*
- * a slot of the provider's: free, or held by a worker that is gone;
- * across workers, through the zone
- */
-
-static ngx_int_t
-ngx_http_upload_store_slot_take(ngx_http_upload_store_remote_t *remote,
-    ngx_uint_t *slot)
-{
-    ngx_uint_t     i;
-    ngx_atomic_t  *s;
-    ngx_atomic_uint_t  pid;
-
-    s = ngx_http_upload_store_jobs->slots + remote->slot;
-
-    for (i = 0; i < remote->concurrency; i++) {
-        if (s[i] == 0 && ngx_atomic_cmp_set(&s[i], 0, ngx_pid)) {
-            *slot = remote->slot + i;
-            return NGX_OK;
-        }
-    }
-
-    for (i = 0; i < remote->concurrency; i++) {
-        pid = s[i];
-
-        if (pid != 0 && pid != (ngx_atomic_uint_t) ngx_pid
-            && kill((ngx_pid_t) pid, 0) == -1 && ngx_errno == ESRCH
-            && ngx_atomic_cmp_set(&s[i], pid, ngx_pid))
-        {
-            *slot = remote->slot + i;
-            return NGX_OK;
-        }
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * whether a provider has a slot free (or held by a worker that is gone):
- * a look, not a claim
- */
-
-static ngx_uint_t
-ngx_http_upload_store_slots_free(ngx_http_upload_store_remote_t *remote)
-{
-    ngx_uint_t         i;
-    ngx_atomic_t      *s;
-    ngx_atomic_uint_t  pid;
-
-    s = ngx_http_upload_store_jobs->slots + remote->slot;
-
-    for (i = 0; i < remote->concurrency; i++) {
-        if (s[i] == 0) {
-            return 1;
-        }
-    }
-
-    for (i = 0; i < remote->concurrency; i++) {
-        pid = s[i];
-
-        if (pid != (ngx_atomic_uint_t) ngx_pid
-            && kill((ngx_pid_t) pid, 0) == -1 && ngx_errno == ESRCH)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/* an entry due, to be taken when its provider has a slot */
-
-void
-ngx_http_upload_store_jobs_ready(ngx_http_upload_store_t *store,
-    ngx_http_upload_store_remote_t *remote, u_char *id)
-{
-    ngx_http_upload_store_jobs_t   *jobs;
-    ngx_http_upload_store_ready_t  *r;
-
-    jobs = ngx_http_upload_store_jobs;
-
-    if (jobs == NULL) {
-        return;
-    }
-
-    if (jobs->nready == NGX_HTTP_UPLOAD_STORE_READY) {
-        jobs->overflow[remote - (ngx_http_upload_store_remote_t *)
-                                jobs->usmcf->remotes.elts] = 1;
-        return;
-    }
-
-    r = &jobs->ready[(jobs->first + jobs->nready++)
-                     % NGX_HTTP_UPLOAD_STORE_READY];
-    r->store = store;
-    r->remote = remote;
-    ngx_memcpy(r->name, id, NGX_HTTP_UPLOAD_STORE_ID_LEN);
-
-    /* an entry kept again while they are taken waits for the next slot */
-
-    if (!jobs->more.posted && !jobs->taking && !ngx_exiting
-        && !ngx_terminate)
-    {
-        ngx_post_event(&jobs->more, &ngx_posted_events);
     }
 }
 

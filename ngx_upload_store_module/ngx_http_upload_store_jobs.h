@@ -100,7 +100,15 @@ void ngx_http_upload_store_job_error(ngx_http_upload_store_job_t *job,
     const char *fmt, ...);
 void ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
     ngx_uint_t done);
+ngx_int_t ngx_http_upload_store_slot_take(
+    ngx_http_upload_store_remote_t *remote, ngx_uint_t *slot);
 void ngx_http_upload_store_slot_give(ngx_uint_t slot);
+ngx_uint_t ngx_http_upload_store_slots_free(
+    ngx_http_upload_store_remote_t *remote);
+ngx_msec_t ngx_http_upload_store_job_backoff(
+    ngx_http_upload_store_remote_t *remote, ngx_uint_t attempts);
+void ngx_http_upload_store_job_later(ngx_http_upload_store_job_t *job,
+    uint64_t ms);
 void ngx_http_upload_store_jobs_ready(ngx_http_upload_store_t *store,
     ngx_http_upload_store_remote_t *remote, u_char *id);
 ngx_int_t ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job);
