@@ -7,8 +7,6 @@
 #include "ngx_http_upload_store_module.h"
 #include "ngx_http_upload_store_jobs.h"
 
-#include <sys/file.h>
-
 
 /*
  * What every part of a job uses: a provider's slots (the pids of the

@@ -7,6 +7,8 @@
 #include "ngx_http_upload_store_module.h"
 #include "ngx_http_upload_store_jobs.h"
 
+#include <openssl/hmac.h>
+
 
 /*
  * A job's webhook: the record POSTed, signed with HMAC-SHA256, to the
