@@ -212,7 +212,7 @@ POST /upload
 some audio
 --- error_code: 202
 --- job eval
-{ customer => "acme", files => "/files/", signal => "HUP", pause => 0.5,
+{ customer => "acme", files => "/files/", signal => "HUP", after_call => 1,
   record => { "/status" => "transcribed", "/text" => "once",
               "/attempts" => 1 },
   provider => { calls => 1 } }
@@ -224,14 +224,14 @@ acme/audio/DAY/ID.json
 
 === TEST 7: the worker killed while the provider works: another takes the job over
 --- init
-UploadStore::provider_script({ steps => [{ sleep => 1, text => "lost" }],
+UploadStore::provider_script({ steps => [{ sleep => 3, text => "lost" }],
                                then => { text => "taken over" } });
 --- request
 POST /upload
 some audio
 --- error_code: 202
 --- job eval
-{ customer => "acme", files => "/files/", signal => "KILL", pause => 0.5,
+{ customer => "acme", files => "/files/", signal => "KILL", after_call => 1,
   record => { "/status" => "transcribed", "/text" => "taken over",
               "/attempts" => 2 },
   provider => { calls => 2 } }
@@ -252,7 +252,7 @@ POST /upload
 some audio
 --- error_code: 202
 --- job eval
-{ customer => "acme", files => "/files/", signal => "RESTART", pause => 0.5,
+{ customer => "acme", files => "/files/", signal => "RESTART", after_call => 1,
   record => { "/status" => "transcribed", "/text" => "after restart",
               "/attempts" => 2 },
   provider => { calls => 2 } }

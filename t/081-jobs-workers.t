@@ -47,7 +47,7 @@ UploadStore::provider_script({ then => { sleep => 0.2, text => "one of many" } }
 [(202) x 50]
 --- job eval
 { customer => "acme", files => "/files/", timeout => 60,
-  signal => "HUP", pause => 0.5,
+  signal => "HUP", after_call => 1,
   record => { "/status" => "transcribed", "/attempts" => 1,
               "/text" => "one of many" },
   provider => { calls => 50, max_inflight => 2 } }

@@ -763,7 +763,8 @@ sub provider_stats {
 
 # "--- job eval": the ids of the block's 202 answers are kept; after the
 # last request, "signal" is sent if given ('HUP' reloads nginx, 'KILL'
-# SIGKILLs its workers, 'RESTART' stops nginx and starts it again), then
+# SIGKILLs its workers, 'RESTART' stops nginx and starts it again), after
+# "pause" seconds, or once the provider has a call with "after_call"; then
 # each upload's record is read through the files API until it ends
 # (transcribed or failed, and with "webhook" set, its webhook delivered
 # or failed; up to "timeout" seconds, 20 by default) and
@@ -801,6 +802,15 @@ sub job_check {
 
         my @err;
         my $servroot = $Test::Nginx::Util::ServRoot;
+
+        my $until = Time::HiRes::time() + ($job->{timeout} // 20);
+
+        # "signal" once the provider has the request (valgrind is slow)
+
+        if ($job->{after_call}) {
+            sleep 0.05 until provider_stats()->{calls}
+                             || Time::HiRes::time() > $until;
+        }
 
         sleep $job->{pause} if $job->{pause};
 
