@@ -340,7 +340,6 @@ static ngx_int_t
 ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *clean)
 {
     time_t                       now;
-    ngx_time_t                  *tp;
     ngx_atomic_uint_t            owner;
     ngx_http_upload_store_t     *store;
     ngx_http_upload_store_sh_t  *sh;
@@ -397,8 +396,7 @@ ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *clean)
 
     clean->walk.run.seq = ngx_atomic_fetch_add(&sh->seq, 1) + 1;
     clean->walk.run.pid = ngx_pid;
-    tp = ngx_timeofday();
-    clean->walk.run.start = (ngx_atomic_uint_t) tp->sec * 1000 + tp->msec;
+    clean->walk.run.start = (ngx_atomic_uint_t) ngx_http_upload_store_now();
     clean->started = ngx_current_msec;
 
     clean->walk.store = store;

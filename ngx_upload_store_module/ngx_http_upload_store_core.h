@@ -543,6 +543,19 @@ void ngx_http_upload_store_curl_stop(ngx_http_upload_store_transfer_t *t);
 ngx_uint_t ngx_http_upload_store_curl_running(void);
 
 
+/* the cached wall clock, ms since the epoch: records, runs, jobs */
+
+static ngx_inline uint64_t
+ngx_http_upload_store_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (uint64_t) tp->sec * 1000 + tp->msec;
+}
+
+
 extern ngx_http_upload_store_backend_t  ngx_http_upload_store_fs_backend;
 extern ngx_module_t  ngx_http_upload_store_module;
 

@@ -262,7 +262,7 @@ ngx_http_upload_store_job_postpone(ngx_http_upload_store_job_t *job,
 
     delay = ngx_http_upload_store_job_backoff(job->remote,
                                     ngx_max(job->record.attempts, 1));
-    now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+    now = ngx_http_upload_store_now();
 
     ngx_http_upload_store_job_later(job, now + delay);
 

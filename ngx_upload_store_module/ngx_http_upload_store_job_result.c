@@ -275,7 +275,7 @@ ngx_http_upload_store_job_retry(ngx_http_upload_store_job_t *job,
         delay = ngx_max(delay, after);
     }
 
-    now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+    now = ngx_http_upload_store_now();
 
     (void) ngx_http_upload_store_record_set_state(rec,
                                             NGX_HTTP_UPLOAD_STORE_QUEUED);

@@ -143,7 +143,7 @@ ngx_http_upload_store_webhook_body(ngx_http_upload_store_job_t *job,
         return NGX_ERROR;
     }
 
-    ms = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+    ms = ngx_http_upload_store_now();
     job->sent = ms / 1000;
 
     json = json_pack("{s:s,s:s%,s:o}",
@@ -292,7 +292,7 @@ ngx_http_upload_store_webhook_done(ngx_http_upload_store_transfer_t *t)
     } else {
         delay = ngx_http_upload_store_job_backoff(job->remote,
                                                   rec->webhook_attempts);
-        now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+        now = ngx_http_upload_store_now();
 
         (void) job->store->backend->save(job->store, rec, job->pool,
                                          job->log);

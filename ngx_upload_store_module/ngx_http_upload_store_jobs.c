@@ -261,7 +261,7 @@ ngx_http_upload_store_jobs_scan_queue(ngx_http_upload_store_t *store,
         return;
     }
 
-    now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+    now = ngx_http_upload_store_now();
     full = !ngx_http_upload_store_slots_free(remote);
 
     for ( ;; ) {
@@ -375,7 +375,7 @@ ngx_http_upload_store_job_claim(ngx_http_upload_store_t *store,
     if (flock(fd, LOCK_EX|LOCK_NB) == -1
         || fstat(fd, &st) == -1 || st.st_nlink == 0
         || (uint64_t) st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000
-           > (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec)
+           > ngx_http_upload_store_now())
     {
         (void) close(fd);
         ngx_http_upload_store_slot_give(slot);

@@ -320,7 +320,7 @@ ngx_http_upload_store_snapshot(ngx_http_upload_store_t *store,
     s->jobs_running = ngx_http_upload_store_gauge(&sh->jobs_running);
     s->jobs_queued = sh->jobs_queued;
 
-    now = (uint64_t) ngx_time() * 1000 + (ngx_timeofday())->msec;
+    now = ngx_http_upload_store_now();
 
     s->jobs_oldest = (sh->jobs_oldest && sh->jobs_oldest < now)
                      ? now - sh->jobs_oldest : 0;

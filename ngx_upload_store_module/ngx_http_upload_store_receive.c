@@ -279,7 +279,6 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
 {
     ngx_int_t                          rc;
     ngx_str_t                          json, url;
-    ngx_time_t                        *tp;
     ngx_http_upload_store_t           *store;
     ngx_http_upload_store_ctx_t       *ctx;
     ngx_http_upload_store_record_t    *rec;
@@ -349,8 +348,7 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    tp = ngx_timeofday();
-    rec->created = (uint64_t) tp->sec * 1000 + tp->msec;
+    rec->created = ngx_http_upload_store_now();
 
     /* a job, unless it is only what a client gone leaves */
 
