@@ -49,28 +49,11 @@ void
 ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
     ngx_uint_t done)
 {
-    if (job->started) {
-        ngx_http_upload_store_stats_job_running(job->store, -1);
-        job->started = 0;
-    }
-
     if (done) {
         ngx_http_upload_store_job_unlink(job);
     }
 
-    if (job->transfer.easy != NULL) {
-        ngx_http_upload_store_curl_stop(&job->transfer);
-        curl_easy_cleanup(job->transfer.easy);
-        job->transfer.easy = NULL;
-    }
-
-    if (job->mime != NULL) {
-        curl_mime_free(job->mime);
-    }
-
-    if (job->headers != NULL) {
-        curl_slist_free_all(job->headers);
-    }
+    ngx_http_upload_store_job_release(job);
 
     if (job->audio != NGX_INVALID_FILE) {
         (void) ngx_close_file(job->audio);
@@ -82,12 +65,7 @@ ngx_http_upload_store_job_end(ngx_http_upload_store_job_t *job,
 
         /* a slot is free: the entries seen due */
 
-        if (!ngx_http_upload_store_jobs->more.posted && !ngx_exiting
-            && !ngx_terminate)
-        {
-            ngx_post_event(&ngx_http_upload_store_jobs->more,
-                           &ngx_posted_events);
-        }
+        ngx_http_upload_store_jobs_post();
     }
 
     (void) close(job->entry);
@@ -205,10 +183,8 @@ ngx_http_upload_store_jobs_ready(ngx_http_upload_store_t *store,
 
     /* an entry kept again while they are taken waits for the next slot */
 
-    if (!jobs->more.posted && !jobs->taking && !ngx_exiting
-        && !ngx_terminate)
-    {
-        ngx_post_event(&jobs->more, &ngx_posted_events);
+    if (!jobs->taking) {
+        ngx_http_upload_store_jobs_post();
     }
 }
 
@@ -273,6 +249,50 @@ ngx_http_upload_store_job_postpone(ngx_http_upload_store_job_t *job,
                   why, delay);
 
     ngx_http_upload_store_job_end(job, 0);
+}
+
+
+/* the request made (provider's or webhook's): its handle and its parts */
+
+void
+ngx_http_upload_store_job_release(ngx_http_upload_store_job_t *job)
+{
+    if (job->started) {
+        ngx_http_upload_store_stats_job_running(job->store, -1);
+        job->started = 0;
+    }
+
+    if (job->transfer.easy != NULL) {
+        ngx_http_upload_store_curl_stop(&job->transfer);
+        curl_easy_cleanup(job->transfer.easy);
+        job->transfer.easy = NULL;
+    }
+
+    if (job->mime != NULL) {
+        curl_mime_free(job->mime);
+        job->mime = NULL;
+    }
+
+    if (job->headers != NULL) {
+        curl_slist_free_all(job->headers);
+        job->headers = NULL;
+    }
+}
+
+
+/* the entries seen due, taken at the end of this turn of the loop */
+
+void
+ngx_http_upload_store_jobs_post(void)
+{
+    ngx_http_upload_store_jobs_t  *jobs;
+
+    jobs = ngx_http_upload_store_jobs;
+
+    if (jobs != NULL && !jobs->more.posted && !ngx_exiting && !ngx_terminate)
+    {
+        ngx_post_event(&jobs->more, &ngx_posted_events);
+    }
 }
 
 

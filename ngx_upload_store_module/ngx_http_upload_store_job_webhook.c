@@ -66,28 +66,9 @@ ngx_http_upload_store_job_webhook(ngx_http_upload_store_job_t *job)
 
     job->webhook = url;
 
-    /* the provider's request is over: its handle serves the webhook */
+    /* the provider's request is over: the webhook's is a new one */
 
-    if (job->started) {
-        ngx_http_upload_store_stats_job_running(job->store, -1);
-        job->started = 0;
-    }
-
-    if (job->transfer.easy != NULL) {
-        ngx_http_upload_store_curl_stop(&job->transfer);
-        curl_easy_cleanup(job->transfer.easy);
-        job->transfer.easy = NULL;
-    }
-
-    if (job->mime != NULL) {
-        curl_mime_free(job->mime);
-        job->mime = NULL;
-    }
-
-    if (job->headers != NULL) {
-        curl_slist_free_all(job->headers);
-        job->headers = NULL;
-    }
+    ngx_http_upload_store_job_release(job);
 
     easy = curl_easy_init();
     if (easy == NULL) {

@@ -119,6 +119,8 @@ void ngx_http_upload_store_job_postpone(ngx_http_upload_store_job_t *job,
 void ngx_http_upload_store_job_webhook_wanted(
     ngx_http_upload_store_job_t *job);
 void ngx_http_upload_store_job_unlink(ngx_http_upload_store_job_t *job);
+void ngx_http_upload_store_job_release(ngx_http_upload_store_job_t *job);
+void ngx_http_upload_store_jobs_post(void);
 
 
 extern ngx_http_upload_store_jobs_t  *ngx_http_upload_store_jobs;
