@@ -83,50 +83,13 @@ ngx_http_upload_store_slot_give(ngx_uint_t slot)
 
 
 /*
- * a slot of the provider's: free, or held by a worker that is gone;
- * across workers, through the zone
+ * a slot of the provider's, free or held by a worker that is gone, taken
+ * across workers through the zone; slot NULL: only whether there is one
  */
 
 ngx_int_t
 ngx_http_upload_store_slot_take(ngx_http_upload_store_remote_t *remote,
     ngx_uint_t *slot)
-{
-    ngx_uint_t     i;
-    ngx_atomic_t  *s;
-    ngx_atomic_uint_t  pid;
-
-    s = ngx_http_upload_store_jobs->slots + remote->slot;
-
-    for (i = 0; i < remote->concurrency; i++) {
-        if (s[i] == 0 && ngx_atomic_cmp_set(&s[i], 0, ngx_pid)) {
-            *slot = remote->slot + i;
-            return NGX_OK;
-        }
-    }
-
-    for (i = 0; i < remote->concurrency; i++) {
-        pid = s[i];
-
-        if (pid != 0 && pid != (ngx_atomic_uint_t) ngx_pid
-            && kill((ngx_pid_t) pid, 0) == -1 && ngx_errno == ESRCH
-            && ngx_atomic_cmp_set(&s[i], pid, ngx_pid))
-        {
-            *slot = remote->slot + i;
-            return NGX_OK;
-        }
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * whether a provider has a slot free (or held by a worker that is gone):
- * a look, not a claim
- */
-
-ngx_uint_t
-ngx_http_upload_store_slots_free(ngx_http_upload_store_remote_t *remote)
 {
     ngx_uint_t         i;
     ngx_atomic_t      *s;
@@ -135,22 +98,42 @@ ngx_http_upload_store_slots_free(ngx_http_upload_store_remote_t *remote)
     s = ngx_http_upload_store_jobs->slots + remote->slot;
 
     for (i = 0; i < remote->concurrency; i++) {
-        if (s[i] == 0) {
-            return 1;
+        if (s[i] == 0
+            && (slot == NULL || ngx_atomic_cmp_set(&s[i], 0, ngx_pid)))
+        {
+            goto found;
         }
     }
 
     for (i = 0; i < remote->concurrency; i++) {
         pid = s[i];
 
-        if (pid != (ngx_atomic_uint_t) ngx_pid
-            && kill((ngx_pid_t) pid, 0) == -1 && ngx_errno == ESRCH)
+        if (pid != 0 && pid != (ngx_atomic_uint_t) ngx_pid
+            && kill((ngx_pid_t) pid, 0) == -1 && ngx_errno == ESRCH
+            && (slot == NULL || ngx_atomic_cmp_set(&s[i], pid, ngx_pid)))
         {
-            return 1;
+            goto found;
         }
     }
 
-    return 0;
+    return NGX_DECLINED;
+
+found:
+
+    if (slot != NULL) {
+        *slot = remote->slot + i;
+    }
+
+    return NGX_OK;
+}
+
+
+/* whether a provider has a slot to give: a look, not a claim */
+
+ngx_uint_t
+ngx_http_upload_store_slots_free(ngx_http_upload_store_remote_t *remote)
+{
+    return ngx_http_upload_store_slot_take(remote, NULL) == NGX_OK;
 }
 
 
