@@ -391,6 +391,8 @@ ngx_int_t ngx_http_upload_store_audio_path(ngx_pool_t *pool,
 ngx_int_t ngx_http_upload_store_temp_record(ngx_pool_t *pool,
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
     ngx_str_t *temp);
+u_char *ngx_http_upload_store_jobs_name(u_char *buf, size_t size,
+    ngx_str_t *root, ngx_str_t *provider, u_char *id);
 ngx_int_t ngx_http_upload_store_jobs_dir(ngx_pool_t *pool, ngx_str_t *root,
     ngx_str_t *provider, ngx_str_t *dir);
 ngx_int_t ngx_http_upload_store_job_paths(ngx_pool_t *pool,

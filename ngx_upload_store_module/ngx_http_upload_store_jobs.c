@@ -241,14 +241,12 @@ ngx_http_upload_store_jobs_scan_queue(ngx_http_upload_store_t *store,
 
     jobs = ngx_http_upload_store_jobs;
 
-    if (store->jobs_path->name.len + 1 + remote->name.len + 1
-        > sizeof(path))
+    if (ngx_http_upload_store_jobs_name(path, sizeof(path), &store->root,
+                                        &remote->name, NULL)
+        == NULL)
     {
         return;
     }
-
-    (void) ngx_sprintf(path, "%V/%V%Z", &store->jobs_path->name,
-                       &remote->name);
 
     dir = opendir((char *) path);
 
@@ -679,13 +677,11 @@ ngx_http_upload_store_jobs_more(ngx_event_t *ev)
         rc = NGX_BUSY;
 
         if (ngx_http_upload_store_slots_free(r.remote)
-            && r.store->jobs_path->name.len + r.remote->name.len
-               + NGX_HTTP_UPLOAD_STORE_ID_LEN + 3 <= sizeof(path))
+            && ngx_http_upload_store_jobs_name(path, sizeof(path),
+                                               &r.store->root,
+                                               &r.remote->name, r.name)
+               != NULL)
         {
-            (void) ngx_sprintf(path, "%V/%V/%*s%Z", &r.store->jobs_path->name,
-                               &r.remote->name,
-                               (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, r.name);
-
             rc = ngx_http_upload_store_job_claim(r.store, r.remote, AT_FDCWD,
                                                  path, r.name);
         }

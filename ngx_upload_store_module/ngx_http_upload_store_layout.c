@@ -43,7 +43,7 @@ static u_char  ngx_http_upload_store_base32[] =
     "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 static ngx_str_t  ngx_http_upload_store_temp_name = ngx_string(".tmp");
-static ngx_str_t  ngx_http_upload_store_jobs_name = ngx_string(".jobs");
+static ngx_str_t  ngx_http_upload_store_jobs_dir_name = ngx_string(".jobs");
 static ngx_str_t  ngx_http_upload_store_record_ext = ngx_string(".json");
 
 
@@ -584,29 +584,62 @@ ngx_http_upload_store_temp_dir(ngx_pool_t *pool, ngx_str_t *root,
 
 /*
  * {root}/.jobs: the queues of background jobs, {root}/.jobs/{provider}
- * the one of a provider (a name of the configuration), an entry per
- * upload
+ * the one of a provider (a name of the configuration), and
+ * {root}/.jobs/{provider}/{id} an upload's entry; into buf, of size
+ * bytes, null-terminated: its end, or NULL when it does not fit
  */
+
+u_char *
+ngx_http_upload_store_jobs_name(u_char *buf, size_t size, ngx_str_t *root,
+    ngx_str_t *provider, u_char *id)
+{
+    size_t  len;
+
+    len = root->len + 1 + ngx_http_upload_store_jobs_dir_name.len
+          + (provider ? 1 + provider->len : 0)
+          + (id ? 1 + NGX_HTTP_UPLOAD_STORE_ID_LEN : 0);
+
+    if (len + 1 > size) {
+        return NULL;
+    }
+
+    buf = ngx_sprintf(buf, "%V/%V", root,
+                      &ngx_http_upload_store_jobs_dir_name);
+
+    if (provider) {
+        buf = ngx_sprintf(buf, "/%V", provider);
+    }
+
+    if (id) {
+        buf = ngx_sprintf(buf, "/%*s", (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                          id);
+    }
+
+    *buf = '\0';
+
+    return buf;
+}
+
+
+/* the same, from the pool */
 
 ngx_int_t
 ngx_http_upload_store_jobs_dir(ngx_pool_t *pool, ngx_str_t *root,
     ngx_str_t *provider, ngx_str_t *dir)
 {
-    dir->len = root->len + 1 + ngx_http_upload_store_jobs_name.len
-               + (provider ? 1 + provider->len : 0);
-    dir->data = ngx_pnalloc(pool, dir->len + 1);
+    size_t  size;
+
+    size = root->len + 1 + ngx_http_upload_store_jobs_dir_name.len
+           + (provider ? 1 + provider->len : 0) + 1;
+
+    dir->data = ngx_pnalloc(pool, size);
     if (dir->data == NULL) {
         return NGX_ERROR;
     }
 
-    if (provider == NULL) {
-        (void) ngx_sprintf(dir->data, "%V/%V%Z", root,
-                           &ngx_http_upload_store_jobs_name);
-
-    } else {
-        (void) ngx_sprintf(dir->data, "%V/%V/%V%Z", root,
-                           &ngx_http_upload_store_jobs_name, provider);
-    }
+    dir->len = ngx_http_upload_store_jobs_name(dir->data, size, root,
+                                               provider, NULL)
+               - dir->data;
 
     return NGX_OK;
 }
@@ -622,21 +655,24 @@ ngx_http_upload_store_job_paths(ngx_pool_t *pool,
     ngx_http_upload_store_t *store, ngx_str_t *provider, u_char *id,
     ngx_str_t *entry, ngx_str_t *temp)
 {
-    entry->len = store->root.len + 1 + ngx_http_upload_store_jobs_name.len
-                 + 1 + provider->len + 1 + NGX_HTTP_UPLOAD_STORE_ID_LEN;
+    size_t  size;
+
+    size = store->root.len + 1 + ngx_http_upload_store_jobs_dir_name.len
+           + 1 + provider->len + 1 + NGX_HTTP_UPLOAD_STORE_ID_LEN + 1;
     temp->len = store->temp_path->name.len + 1
                 + NGX_HTTP_UPLOAD_STORE_ID_LEN + 1 + NGX_INT64_LEN
                 + sizeof(".job") - 1;
 
-    entry->data = ngx_pnalloc(pool, entry->len + 1);
+    entry->data = ngx_pnalloc(pool, size);
     temp->data = ngx_pnalloc(pool, temp->len + 1);
     if (entry->data == NULL || temp->data == NULL) {
         return NGX_ERROR;
     }
 
-    (void) ngx_sprintf(entry->data, "%V/%V/%V/%*s%Z", &store->root,
-                       &ngx_http_upload_store_jobs_name, provider,
-                       (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, id);
+    entry->len = ngx_http_upload_store_jobs_name(entry->data, size,
+                                                 &store->root, provider, id)
+                 - entry->data;
+
     /* the writer's pid: two writers of one upload's entry never share it */
 
     temp->len = ngx_sprintf(temp->data, "%V/%*s.%P.job%Z",
@@ -676,8 +712,9 @@ ngx_http_upload_store_level(ngx_uint_t parent, u_char *name, size_t len,
             return NGX_HTTP_UPLOAD_STORE_TEMP;
         }
 
-        if (len == ngx_http_upload_store_jobs_name.len
-            && ngx_strncmp(name, ngx_http_upload_store_jobs_name.data, len)
+        if (len == ngx_http_upload_store_jobs_dir_name.len
+            && ngx_strncmp(name, ngx_http_upload_store_jobs_dir_name.data,
+                           len)
                == 0)
         {
             return NGX_DONE;
