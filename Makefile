@@ -35,6 +35,7 @@ DEB_TEST   := curl libtest-base-perl libtest-longstring-perl \
               liblist-moreutils-perl libtext-diff-perl libwww-perl \
               libhttp-message-perl liburi-perl libipc-run-perl \
               libjson-pp-perl procps valgrind
+DEB_S3     := ceph-mon ceph-osd radosgw
 DEB_FUZZ   := clang libclang-rt-14-dev
 DEB_STT    := python3 sox pocketsphinx pocketsphinx-en-us \
               pocketsphinx-testdata
@@ -164,7 +165,7 @@ deps:
 	@$(TOP)/util/deps $(DEB_BUILD)
 
 deps-test:
-	@$(TOP)/util/deps $(DEB_TEST) $(DEB_STT)
+	@$(TOP)/util/deps $(DEB_TEST) $(DEB_STT) $(DEB_S3)
 
 run: build
 	@$(TOP)/util/deps $(DEB_STT) curl

@@ -84,6 +84,21 @@ typedef enum {
 } ngx_http_upload_store_job_event_e;
 
 
+/* what happens to offloads to the object store, counted */
+
+typedef enum {
+    NGX_HTTP_UPLOAD_STORE_OBJ_OFFLOADED = 0,     /* uploads confirmed */
+    NGX_HTTP_UPLOAD_STORE_OBJ_RETRY,
+    NGX_HTTP_UPLOAD_STORE_OBJ_FAILED,            /* retries exhausted */
+    NGX_HTTP_UPLOAD_STORE_OBJ_BYTES,             /* of audio sent */
+    NGX_HTTP_UPLOAD_STORE_OBJ_MS,                /* their time, summed */
+    NGX_HTTP_UPLOAD_STORE_OBJ_DELETED,           /* objects */
+    NGX_HTTP_UPLOAD_STORE_OBJ_EVICTED,           /* local copies removed */
+    NGX_HTTP_UPLOAD_STORE_OBJ_READS,             /* served from the bucket */
+    NGX_HTTP_UPLOAD_STORE_NOBJ
+} ngx_http_upload_store_object_event_e;
+
+
 /* a job's webhook */
 
 #define NGX_HTTP_UPLOAD_STORE_WEBHOOK_NONE       0
@@ -190,6 +205,10 @@ typedef struct {
     ngx_atomic_t                    jobs_queued;
     ngx_atomic_t                    jobs_oldest; /* ms since the epoch */
 
+    /* the object store */
+    ngx_atomic_t                    objects[NGX_HTTP_UPLOAD_STORE_NOBJ];
+    ngx_atomic_t                    offloads_queued;
+
     /* cleanup: the worker at work, and when the next run is due */
     ngx_atomic_t                    owner;       /* pid, 0: none */
     ngx_atomic_t                    heartbeat;   /* sec, the owner's */
@@ -202,6 +221,20 @@ typedef struct {
     ngx_atomic_t                    clean_failed;
     ngx_http_upload_store_run_t     last;        /* the last finished run */
 } ngx_http_upload_store_sh_t;
+
+
+/*
+ * an upload's copies in the object store: the audio's key once its
+ * object is confirmed, and the attempts of its offload
+ */
+
+typedef struct {
+    ngx_str_t                       key;         /* the audio's */
+    ngx_str_t                       etag;
+    uint64_t                        stored;      /* ms since the epoch */
+    ngx_uint_t                      attempts;
+    ngx_str_t                       error;       /* the last failure */
+} ngx_http_upload_store_object_note_t;
 
 
 /* an upload's record: {id}.json beside its audio */
@@ -236,6 +269,8 @@ typedef struct {
     uint64_t                        next_attempt;   /* ms, 0: none */
     ngx_uint_t                      webhook;     /* ..._WEBHOOK_* */
     ngx_uint_t                      webhook_attempts;
+
+    ngx_http_upload_store_object_note_t  object;
 
     /* where it is, from the layout */
     ngx_str_t                       path;        /* the audio */
@@ -336,6 +371,27 @@ typedef struct {
 } ngx_http_upload_store_backend_t;
 
 
+/*
+ * an S3-compatible bucket behind a store (upload_store_object_store):
+ * objects keyed {prefix}{customer}/{category}/{day}/{name}, as on disk
+ */
+
+typedef struct {
+    ngx_str_t                       url;         /* the bucket's, no "/" at
+                                                    the end */
+    ngx_str_t                       sigv4;       /* "aws:amz:REGION:s3" */
+    ngx_str_t                       userpwd;     /* "KEY:SECRET" */
+    ngx_str_t                       prefix;
+    ngx_str_t                       ca;          /* a CA file, or empty */
+    off_t                           part_size;
+    ngx_flag_t                      keep_local;  /* on, off */
+    time_t                          keep_time;   /* a TIME: so long */
+    ngx_msec_t                      timeout;
+    ngx_msec_t                      connect_timeout;
+    void                           *remote;      /* its queue of offloads */
+} ngx_http_upload_store_object_t;
+
+
 /* one store, from an "upload_store_path" directive */
 
 struct ngx_http_upload_store_s {
@@ -353,6 +409,7 @@ struct ngx_http_upload_store_s {
     ngx_uint_t                      access;
 
     ngx_http_upload_store_backend_t  *backend;
+    ngx_http_upload_store_object_t   *object;     /* NULL: none */
 
     ngx_shm_zone_t                 *shm_zone;
     ngx_http_upload_store_sh_t     *sh;
@@ -421,6 +478,7 @@ json_t *ngx_http_upload_store_json_pointer(json_t *root,
     ngx_str_t *pointer);
 ngx_int_t ngx_http_upload_store_json_dump(ngx_pool_t *pool, json_t *json,
     ngx_str_t *out);
+uint64_t ngx_http_upload_store_parse_iso(u_char *p, size_t len);
 
 /* stats */
 
@@ -454,9 +512,23 @@ void ngx_http_upload_store_stats_job_running(ngx_http_upload_store_t *store,
     ngx_int_t n);
 void ngx_http_upload_store_stats_queue(ngx_http_upload_store_t *store,
     ngx_uint_t queued, uint64_t oldest);
+void ngx_http_upload_store_stats_object(ngx_http_upload_store_t *store,
+    ngx_uint_t event, off_t n);
+void ngx_http_upload_store_stats_offloads(ngx_http_upload_store_t *store,
+    ngx_uint_t queued);
 ngx_uint_t ngx_http_upload_store_refusal_status(ngx_uint_t i);
 ngx_msec_t ngx_http_upload_store_bucket_bound(ngx_uint_t i);
 char *ngx_http_upload_store_outcome_name(ngx_uint_t outcome);
+
+/* the object store's requests */
+
+ngx_int_t ngx_http_upload_store_object_key(ngx_pool_t *pool,
+    ngx_http_upload_store_t *store, ngx_str_t *path, ngx_str_t *key);
+CURL *ngx_http_upload_store_object_easy(ngx_http_upload_store_object_t *os,
+    ngx_str_t *key, char *query, struct curl_slist **headers,
+    ngx_pool_t *pool);
+void ngx_http_upload_store_object_code(u_char *body, size_t len,
+    ngx_str_t *code);
 
 /* metrics */
 

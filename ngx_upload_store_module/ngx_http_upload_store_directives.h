@@ -43,4 +43,14 @@ char *ngx_http_upload_store_webhook_client(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
 
+char *ngx_http_upload_store_object_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_upload_store_remote_param(ngx_conf_t *cf,
+    ngx_http_upload_store_remote_t *remote, ngx_str_t *param);
+char *ngx_http_upload_store_read_secret(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *secret);
+ngx_int_t ngx_http_upload_store_jobs_path(ngx_conf_t *cf,
+    ngx_http_upload_store_t *store, ngx_str_t *provider);
+
+
 #endif /* _NGX_HTTP_UPLOAD_STORE_DIRECTIVES_H_INCLUDED_ */

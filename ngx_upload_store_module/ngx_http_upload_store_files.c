@@ -494,6 +494,11 @@ ngx_http_upload_store_files_delete(ngx_http_request_t *r,
     (void) ngx_http_upload_store_job_cancel(store, &ctx->record, r->pool,
                                             r->connection->log);
 
+    /* and its objects, by a job of the object store's queue (logged) */
+
+    (void) ngx_http_upload_store_offload_queue(store, &ctx->record, 1,
+                                               r->pool, r->connection->log);
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "upload store \"%V\": customer \"%V\" deleted id %*s",
                   &store->name, &ctx->record.customer,

@@ -245,6 +245,10 @@ ngx_http_upload_store_job_release(ngx_http_upload_store_job_t *job)
         job->started = 0;
     }
 
+    if (job->wait.timer_set) {
+        ngx_del_timer(&job->wait);
+    }
+
     if (job->transfer.easy != NULL) {
         ngx_http_upload_store_curl_stop(&job->transfer);
         curl_easy_cleanup(job->transfer.easy);

@@ -21,14 +21,8 @@
 #define NGX_HTTP_UPLOAD_STORE_MAX_SECRET       4096
 
 
-static char *ngx_http_upload_store_remote_param(ngx_conf_t *cf,
-    ngx_http_upload_store_remote_t *remote, ngx_str_t *param);
-static char *ngx_http_upload_store_read_secret(ngx_conf_t *cf,
-    ngx_str_t *name, ngx_str_t *secret);
 static ngx_http_upload_store_remote_t *ngx_http_upload_store_conf_remote(
     ngx_conf_t *cf, ngx_str_t *name);
-static ngx_int_t ngx_http_upload_store_jobs_path(ngx_conf_t *cf,
-    ngx_http_upload_store_t *store, ngx_str_t *provider);
 static ngx_int_t ngx_http_upload_store_init_slots(ngx_shm_zone_t *shm_zone,
     void *data);
 
@@ -133,7 +127,7 @@ ngx_http_upload_store_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-static char *
+char *
 ngx_http_upload_store_remote_param(ngx_conf_t *cf,
     ngx_http_upload_store_remote_t *remote, ngx_str_t *param)
 {
@@ -324,7 +318,7 @@ ngx_http_upload_store_provider_header(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /* a secret in a file: its content, surrounding white space trimmed */
 
-static char *
+char *
 ngx_http_upload_store_read_secret(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *secret)
 {
@@ -721,7 +715,7 @@ ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
 
 /* {root}/.jobs and {root}/.jobs/{provider}, made by nginx at start */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_upload_store_jobs_path(ngx_conf_t *cf, ngx_http_upload_store_t *store,
     ngx_str_t *provider)
 {

@@ -15,16 +15,56 @@
  */
 
 
-/*
- * a stored upload queued: its entry written in {root}/.tmp, then moved
- * into {root}/.jobs, complete
- */
+static ngx_int_t ngx_http_upload_store_job_entry(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
+    ngx_http_upload_store_remote_t *remote, ngx_str_t *location,
+    ngx_uint_t remove, ngx_pool_t *pool, ngx_log_t *log);
+
+
+/* a stored upload queued for its location's provider */
 
 ngx_int_t
 ngx_http_upload_store_job_queue(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec,
     ngx_http_upload_store_loc_conf_t *uslcf, ngx_pool_t *pool,
     ngx_log_t *log)
+{
+    return ngx_http_upload_store_job_entry(store, rec, uslcf->job,
+                                           &uslcf->clcf->name, 0, pool, log);
+}
+
+
+/*
+ * an upload queued for the object store: its copy made or brought up to
+ * date, or (remove) its objects deleted; nothing without an object store
+ */
+
+ngx_int_t
+ngx_http_upload_store_offload_queue(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_uint_t remove, ngx_pool_t *pool,
+    ngx_log_t *log)
+{
+    ngx_str_t  none = ngx_null_string;
+
+    if (store->object == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_upload_store_job_entry(store, rec, store->object->remote,
+                                           &none, remove, pool, log);
+}
+
+
+/*
+ * a job's entry written in {root}/.tmp, then moved into {root}/.jobs,
+ * complete; one queued again replaces the one waiting
+ */
+
+static ngx_int_t
+ngx_http_upload_store_job_entry(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec,
+    ngx_http_upload_store_remote_t *remote, ngx_str_t *location,
+    ngx_uint_t remove, ngx_pool_t *pool, ngx_log_t *log)
 {
     char       *dump;
     size_t      len;
@@ -34,24 +74,27 @@ ngx_http_upload_store_job_queue(ngx_http_upload_store_t *store,
     ngx_err_t   err;
     ngx_str_t   entry, temp;
 
-    if (ngx_http_upload_store_job_paths(pool, store, &uslcf->job->name,
+    if (ngx_http_upload_store_job_paths(pool, store, &remote->name,
                                         rec->id, &entry, &temp)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    json = json_pack("{s:s%,s:s%,s:s%,s:s%,s:s%}",
+    json = json_pack("{s:s%,s:s%,s:s%,s:s%,s:s%,s:s%,s:b}",
                      "id", (char *) rec->id,
                      (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
                      "customer", (char *) rec->customer.data,
                      rec->customer.len,
                      "category", (char *) rec->category.data,
                      rec->category.len,
-                     "provider", (char *) uslcf->job->name.data,
-                     uslcf->job->name.len,
-                     "location", (char *) uslcf->clcf->name.data,
-                     uslcf->clcf->name.len);
+                     "provider", (char *) remote->name.data,
+                     remote->name.len,
+                     "location", location->len ? (char *) location->data : "",
+                     location->len,
+                     "file", rec->file.len ? (char *) rec->file.data : "",
+                     rec->file.len,
+                     "delete", (int) remove);
     if (json == NULL) {
         return NGX_ERROR;
     }
@@ -102,7 +145,7 @@ ngx_http_upload_store_job_queue(ngx_http_upload_store_t *store,
 
     /* this worker takes it when it can */
 
-    ngx_http_upload_store_jobs_ready(store, uslcf->job, rec->id);
+    ngx_http_upload_store_jobs_ready(store, remote, rec->id);
 
     return NGX_OK;
 }
@@ -204,6 +247,9 @@ ngx_http_upload_store_job_transcribed(ngx_http_upload_store_job_t *job,
         ngx_http_upload_store_job_postpone(job, "the record cannot be saved");
         return;
     }
+
+    (void) ngx_http_upload_store_offload_queue(store, rec, 0, job->pool,
+                                               job->log);
 
     ngx_http_upload_store_stats_transcription(store, rec->outcome,
                                               rec->transcribe_ms);
@@ -340,6 +386,9 @@ ngx_http_upload_store_job_failed(ngx_http_upload_store_job_t *job,
                                                "the record cannot be saved");
             return;
         }
+
+        (void) ngx_http_upload_store_offload_queue(store, rec, 0, job->pool,
+                                                   job->log);
 
         ngx_http_upload_store_stats_transcription(store, outcome,
                                                   rec->transcribe_ms);

@@ -62,7 +62,9 @@ ngx_http_upload_store_jobs_init(ngx_cycle_t *cycle)
     usmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                 ngx_http_upload_store_module);
 
-    if (usmcf == NULL || usmcf->jobs.nelts == 0 || usmcf->slots == NULL) {
+    if (usmcf == NULL || usmcf->slots == NULL
+        || (usmcf->jobs.nelts == 0 && usmcf->objects.nelts == 0))
+    {
         return NGX_OK;
     }
 
@@ -191,8 +193,8 @@ static ngx_int_t
 ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
     ngx_http_upload_store_t *store)
 {
-    uint64_t                         oldest;
-    ngx_uint_t                       i, queued;
+    uint64_t                         oldest, first;
+    ngx_uint_t                       i, queued, offloads;
     ngx_http_upload_store_remote_t  *remote;
 
     if (store->jobs_path == NULL) {
@@ -200,13 +202,25 @@ ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
     }
 
     queued = 0;
+    offloads = 0;
     oldest = 0;
+    first = 0;
     remote = ngx_http_upload_store_jobs->usmcf->remotes.elts;
 
     for (i = 0; i < ngx_http_upload_store_jobs->usmcf->remotes.nelts; i++) {
 
-        ngx_http_upload_store_jobs_scan_queue(store, &remote[i], &queued,
-                                              &oldest);
+        /* an object store's offloads: its own store's only */
+
+        if (remote[i].store != NULL) {
+            if (remote[i].store == store) {
+                ngx_http_upload_store_jobs_scan_queue(store, &remote[i],
+                                                      &offloads, &first);
+            }
+
+        } else {
+            ngx_http_upload_store_jobs_scan_queue(store, &remote[i],
+                                                  &queued, &oldest);
+        }
 
         if (ngx_http_upload_store_jobs == NULL) {
             return NGX_OK;
@@ -214,6 +228,7 @@ ngx_http_upload_store_jobs_scan_store(ngx_cycle_t *cycle,
     }
 
     ngx_http_upload_store_stats_queue(store, queued, oldest);
+    ngx_http_upload_store_stats_offloads(store, offloads);
 
     return NGX_OK;
 }
@@ -423,6 +438,11 @@ ngx_http_upload_store_job_claim(ngx_http_upload_store_t *store,
         return NGX_OK;
     }
 
+    if (remote->store != NULL) {
+        ngx_http_upload_store_offload_run(job);
+        return NGX_OK;
+    }
+
     job->uslcf = ngx_http_upload_store_job_location(&store->name, &location);
 
     ngx_http_upload_store_job_run(job);
@@ -505,12 +525,31 @@ ngx_http_upload_store_job_read(ngx_http_upload_store_job_t *job,
                       location->len ? json_string_value(v) : "",
                       location->len);
 
+    /* an object store's: its objects to delete, named by the audio */
+
+    job->remove = json_is_true(json_object_get(json, "delete"));
+    v = json_object_get(json, "file");
+
+    if (json_is_string(v)) {
+        rec->file.len = json_string_length(v);
+        rec->file.data = ngx_pnalloc(job->pool, rec->file.len + 1);
+        if (rec->file.data == NULL) {
+            json_decref(json);
+            return NGX_ERROR;
+        }
+
+        (void) ngx_cpystrn(rec->file.data, (u_char *) json_string_value(v),
+                           rec->file.len + 1);
+    }
+
     json_decref(json);
 
     /* nothing from a file becomes a path unchecked */
 
     if (ngx_http_upload_store_valid_name(&rec->customer) != NGX_OK
-        || ngx_http_upload_store_valid_name(&rec->category) != NGX_OK)
+        || ngx_http_upload_store_valid_name(&rec->category) != NGX_OK
+        || (rec->file.len
+            && ngx_http_upload_store_valid_file(&rec->file) != NGX_OK))
     {
         ngx_log_error(NGX_LOG_ERR, job->log, 0,
                       "upload store \"%V\": job entry \"%V\" names an "

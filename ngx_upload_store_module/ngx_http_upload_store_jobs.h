@@ -59,12 +59,56 @@ typedef struct {
     ngx_str_t                          content_type;
     ngx_msec_t                         start;
 
+    void                              *offload;     /* an object store's */
+    ngx_event_t                        wait;        /* a part again */
+
     time_t                             sent;        /* a webhook's */
     ngx_str_t                          webhook;     /* its URL */
 
     unsigned                           too_big:1;
+    unsigned                           remove:1;    /* its objects go */
     unsigned                           started:1;   /* counted running */
 } ngx_http_upload_store_job_t;
+
+
+/* an offload to the object store (ngx_http_upload_store_offload.c) */
+
+#define NGX_HTTP_UPLOAD_STORE_ANSWER_MAX  65536
+
+#define NGX_HTTP_UPLOAD_STORE_EMPTY_SHA256                                   \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+typedef enum {
+    ngx_us_head = 0,             /* the audio already there? */
+    ngx_us_put,
+    ngx_us_create,               /* CreateMultipartUpload */
+    ngx_us_part,
+    ngx_us_complete,
+    ngx_us_head_done,            /* the ETag of the completed upload */
+    ngx_us_abort,
+    ngx_us_record,
+    ngx_us_delete_audio,
+    ngx_us_delete_record
+} ngx_http_upload_store_offload_step_e;
+
+
+typedef struct {
+    ngx_uint_t                      step;
+    ngx_str_t                       key;         /* the audio's */
+    ngx_str_t                       record_key;
+    ngx_str_t                       upload_id;
+    ngx_uint_t                      part;        /* 1, 2... */
+    ngx_uint_t                      parts;
+    ngx_uint_t                      tries;       /* of this part */
+    ngx_str_t                      *etags;       /* the parts' */
+    off_t                           end;         /* of what is sent */
+    ngx_str_t                       etag;        /* of the last answer */
+    ngx_str_t                       body;        /* sent from memory */
+    ngx_msec_t                      start;
+    ngx_str_t                       error;       /* why it failed */
+    unsigned                        sent:1;      /* the audio, this run */
+} ngx_http_upload_store_offload_t;
 
 
 /* the worker's */
@@ -121,6 +165,9 @@ void ngx_http_upload_store_job_webhook_wanted(
 void ngx_http_upload_store_job_unlink(ngx_http_upload_store_job_t *job);
 void ngx_http_upload_store_job_release(ngx_http_upload_store_job_t *job);
 void ngx_http_upload_store_jobs_post(void);
+void ngx_http_upload_store_offload_run(ngx_http_upload_store_job_t *job);
+ngx_int_t ngx_http_upload_store_offload_send(ngx_http_upload_store_job_t *job);
+void ngx_http_upload_store_offload_reset(ngx_http_upload_store_job_t *job);
 
 
 extern ngx_http_upload_store_jobs_t  *ngx_http_upload_store_jobs;

@@ -54,6 +54,8 @@ typedef struct {
     ngx_atomic_uint_t               jobs_running;
     ngx_atomic_uint_t               jobs_queued;
     ngx_atomic_uint_t               jobs_oldest; /* age, ms */
+    ngx_atomic_uint_t               objects[NGX_HTTP_UPLOAD_STORE_NOBJ];
+    ngx_atomic_uint_t               offloads_queued;
     ngx_http_upload_store_run_t     last;        /* whole: its owner may be
                                                     writing a new one */
     ngx_http_upload_store_sh_t     *sh;
@@ -90,7 +92,8 @@ static ngx_int_t ngx_http_upload_store_label(ngx_pool_t *pool,
 /* the JSON sections, in the order of the answer */
 
 static char  *ngx_http_upload_store_sections[] = {
-    "store", "disk", "uploads", "transcriptions", "jobs", "cleanup", NULL
+    "store", "disk", "uploads", "transcriptions", "jobs", "objects", "cleanup",
+    NULL
 };
 
 
@@ -190,6 +193,51 @@ static ngx_http_upload_store_metric_t  ngx_http_upload_store_metrics[] = {
       "counter", "Webhooks given up.",
       NGX_HTTP_UPLOAD_STORE_VALUE,
       ngx_us_at(jobs[NGX_HTTP_UPLOAD_STORE_JOB_WEBHOOK_FAILED]) },
+
+    { "objects", "queued", "upload_store_offloads_queued", "gauge",
+      "Uploads waiting for their offload to the object store, or for the "
+      "eviction of their local copy.",
+      NGX_HTTP_UPLOAD_STORE_VALUE, ngx_us_at(offloads_queued) },
+
+    { "objects", "offloaded", "upload_store_offloads_total", "counter",
+      "Uploads whose copy in the object store was confirmed.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(objects[NGX_HTTP_UPLOAD_STORE_OBJ_OFFLOADED]) },
+
+    { "objects", "retries", "upload_store_offload_retries_total", "counter",
+      "Offloads that failed and were queued again.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(objects[NGX_HTTP_UPLOAD_STORE_OBJ_RETRY]) },
+
+    { "objects", "failed", "upload_store_offloads_failed_total", "counter",
+      "Offloads given up after their retries.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(objects[NGX_HTTP_UPLOAD_STORE_OBJ_FAILED]) },
+
+    { "objects", "bytes", "upload_store_offload_bytes_total", "counter",
+      "Audio bytes sent to the object store.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(objects[NGX_HTTP_UPLOAD_STORE_OBJ_BYTES]) },
+
+    { "objects", "offload_ms", "upload_store_offload_seconds_total", "counter",
+      "Time spent sending audio to the object store, summed.",
+      NGX_HTTP_UPLOAD_STORE_MSEC,
+      ngx_us_at(objects[NGX_HTTP_UPLOAD_STORE_OBJ_MS]) },
+
+    { "objects", "deleted", "upload_store_objects_deleted_total", "counter",
+      "Objects deleted from the object store.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(objects[NGX_HTTP_UPLOAD_STORE_OBJ_DELETED]) },
+
+    { "objects", "evicted", "upload_store_local_evicted_total", "counter",
+      "Local copies of audio removed once offloaded (keep_local).",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(objects[NGX_HTTP_UPLOAD_STORE_OBJ_EVICTED]) },
+
+    { "objects", "reads", "upload_store_object_reads_total", "counter",
+      "Uploads served from the object store.",
+      NGX_HTTP_UPLOAD_STORE_VALUE,
+      ngx_us_at(objects[NGX_HTTP_UPLOAD_STORE_OBJ_READS]) },
 
     { "cleanup", "runs", "upload_store_cleanup_runs_total", "counter",
       "Cleanup runs finished.",
@@ -317,6 +365,11 @@ ngx_http_upload_store_snapshot(ngx_http_upload_store_t *store,
         s->jobs[i] = sh->jobs[i];
     }
 
+    for (i = 0; i < NGX_HTTP_UPLOAD_STORE_NOBJ; i++) {
+        s->objects[i] = sh->objects[i];
+    }
+
+    s->offloads_queued = sh->offloads_queued;
     s->jobs_running = ngx_http_upload_store_gauge(&sh->jobs_running);
     s->jobs_queued = sh->jobs_queued;
 

@@ -136,6 +136,13 @@ static ngx_command_t  ngx_http_upload_store_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upload_store_object_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_upload_store_object_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("upload_store_provider"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_upload_store_provider_conf,
@@ -259,6 +266,9 @@ ngx_http_upload_store_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&usmcf->jobs, cf->pool, 2,
                           sizeof(ngx_http_upload_store_loc_conf_t *))
+           != NGX_OK
+        || ngx_array_init(&usmcf->objects, cf->pool, 1,
+                          sizeof(ngx_http_upload_store_object_ref_t))
            != NGX_OK)
     {
         return NULL;
@@ -472,7 +482,9 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
         }
     }
 
-    if (ngx_http_upload_store_jobs_conf(cf, usmcf) != NGX_OK) {
+    if (ngx_http_upload_store_objects_conf(cf, usmcf) != NGX_OK
+        || ngx_http_upload_store_jobs_conf(cf, usmcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

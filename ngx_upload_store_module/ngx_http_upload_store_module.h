@@ -95,8 +95,19 @@ typedef struct {
     ngx_array_t                     headers;     /* of ngx_str_t, "N: v" */
     ngx_array_t                     fields;      /* of ngx_keyval_t */
     ngx_uint_t                      slot;        /* its first in the zone */
+    ngx_http_upload_store_t        *store;       /* an object store's: the
+                                                    store it serves */
     unsigned                        text_format:1;  /* text, srt, vtt */
 } ngx_http_upload_store_remote_t;
+
+
+/* an upload_store_object_store, until its zone is known to be a store */
+
+typedef struct {
+    ngx_shm_zone_t                 *zone;
+    ngx_http_upload_store_object_t *object;
+    ngx_http_upload_store_remote_t  remote;      /* its offloads' queue */
+} ngx_http_upload_store_object_ref_t;
 
 
 typedef struct {
@@ -104,6 +115,7 @@ typedef struct {
     ngx_array_t                     endpoints;   /* files and admin */
     ngx_array_t                     remotes;     /* upload_store_provider */
     ngx_array_t                     jobs;        /* locations with jobs */
+    ngx_array_t                     objects;     /* of ..._object_ref_t */
     ngx_shm_zone_t                 *slots;       /* the remotes' slots */
     ngx_uint_t                      nslots;
 } ngx_http_upload_store_main_conf_t;
@@ -297,6 +309,9 @@ void ngx_http_upload_store_cleanup_unwait(
 
 ngx_int_t ngx_http_upload_store_add_variables(ngx_conf_t *cf);
 
+ngx_int_t ngx_http_upload_store_offload_queue(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_uint_t remove, ngx_pool_t *pool,
+    ngx_log_t *log);
 ngx_int_t ngx_http_upload_store_job_queue(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_http_upload_store_loc_conf_t
     *uslcf, ngx_pool_t *pool, ngx_log_t *log);
@@ -307,6 +322,8 @@ ngx_int_t ngx_http_upload_store_job_cancel(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_log_t *log);
 ngx_int_t ngx_http_upload_store_jobs_init(ngx_cycle_t *cycle);
 void ngx_http_upload_store_jobs_exit(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_upload_store_objects_conf(ngx_conf_t *cf,
+    ngx_http_upload_store_main_conf_t *usmcf);
 ngx_int_t ngx_http_upload_store_jobs_conf(ngx_conf_t *cf,
     ngx_http_upload_store_main_conf_t *usmcf);
 ngx_http_upload_store_remote_t *ngx_http_upload_store_remote(

@@ -394,6 +394,11 @@ ngx_http_upload_store_body_handler(ngx_http_request_t *r)
 
     ngx_http_upload_store_stats_accepted(store);
 
+    /* its copy in the object store, whatever comes next (logged) */
+
+    (void) ngx_http_upload_store_offload_queue(store, rec, 0, r->pool,
+                                               r->connection->log);
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "upload store: customer \"%V\" stored \"%V\", %O bytes",
                    &rec->customer, &rec->path, rec->bytes);

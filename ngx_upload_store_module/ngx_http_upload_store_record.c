@@ -25,8 +25,12 @@ static ngx_int_t ngx_http_upload_store_record_same(json_t *json, char *key,
     u_char *data, size_t len);
 static ngx_int_t ngx_http_upload_store_record_kept(ngx_pool_t *pool,
     json_t *json, ngx_http_upload_store_record_t *rec);
+static ngx_int_t ngx_http_upload_store_record_object(
+    ngx_http_upload_store_record_t *rec, json_t *json);
 static ngx_int_t ngx_http_upload_store_record_job(
     ngx_http_upload_store_record_t *rec, json_t *json);
+static ngx_int_t ngx_http_upload_store_record_note(ngx_pool_t *pool,
+    json_t *o, ngx_http_upload_store_object_note_t *note);
 static ngx_uint_t ngx_http_upload_store_record_name(json_t *json, char *key,
     char **names, ngx_uint_t n);
 
@@ -189,7 +193,9 @@ ngx_http_upload_store_record_json(ngx_pool_t *pool,
             && ngx_http_upload_store_record_transcription(rec, json)
                != NGX_OK)
         || (rec->job
-            && ngx_http_upload_store_record_job(rec, json) != NGX_OK))
+            && ngx_http_upload_store_record_job(rec, json) != NGX_OK)
+        || ((rec->object.attempts || rec->object.key.len)
+            && ngx_http_upload_store_record_object(rec, json) != NGX_OK))
     {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
                       "upload store: metadata for customer \"%V\" "
@@ -264,6 +270,56 @@ ngx_http_upload_store_record_job(ngx_http_upload_store_record_t *rec,
 
     if (json_object_set_new(json, "next_attempt_at",
                             ngx_http_upload_store_json_str(&at)))
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* its copy in the object store: "object": {key, etag, stored_at...} */
+
+static ngx_int_t
+ngx_http_upload_store_record_object(ngx_http_upload_store_record_t *rec,
+    json_t *json)
+{
+    u_char                                stored[sizeof("1970-01-01T00:00:00"
+                                                        ".000Z") - 1];
+    json_t                               *o;
+    ngx_str_t                             at;
+    ngx_http_upload_store_object_note_t  *note;
+
+    note = &rec->object;
+
+    o = json_object();
+
+    if (json_object_set_new(json, "object", o)
+        || json_object_set_new(o, "attempts",
+                               json_integer((json_int_t) note->attempts)))
+    {
+        return NGX_ERROR;
+    }
+
+    if (note->key.len) {
+        at.data = stored;
+        at.len = ngx_http_upload_store_iso_time(stored, note->stored)
+                 - stored;
+
+        if (json_object_set_new(o, "key",
+                                ngx_http_upload_store_json_str(&note->key))
+            || json_object_set_new(o, "etag",
+                                ngx_http_upload_store_json_str(&note->etag))
+            || json_object_set_new(o, "stored_at",
+                                   ngx_http_upload_store_json_str(&at)))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (note->error.len
+        && json_object_set_new(o, "last_error",
+                               ngx_http_upload_store_json_str(&note->error)))
     {
         return NGX_ERROR;
     }
@@ -608,6 +664,14 @@ ngx_http_upload_store_record_kept(ngx_pool_t *pool, json_t *json,
     rec->transcribe_ms = json_is_integer(v) && json_integer_value(v) > 0
                          ? (ngx_msec_t) json_integer_value(v) : 0;
 
+    if (ngx_http_upload_store_record_note(pool, json_object_get(json,
+                                                                "object"),
+                                          &rec->object)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     fields = json_object_get(json, "fields");
 
     if (!json_is_object(fields)) {
@@ -654,6 +718,47 @@ ngx_http_upload_store_record_kept(ngx_pool_t *pool, json_t *json,
 }
 
 
+/* the object's note read back; its stored_at is the id's time if bad */
+
+static ngx_int_t
+ngx_http_upload_store_record_note(ngx_pool_t *pool, json_t *o,
+    ngx_http_upload_store_object_note_t *note)
+{
+    json_t  *v;
+
+    ngx_memzero(note, sizeof(ngx_http_upload_store_object_note_t));
+
+    if (!json_is_object(o)) {
+        return NGX_OK;
+    }
+
+    v = json_object_get(o, "attempts");
+    note->attempts = json_is_integer(v) && json_integer_value(v) > 0
+                     ? (ngx_uint_t) json_integer_value(v) : 0;
+
+    if (ngx_http_upload_store_record_string(pool, o, "key", &note->key)
+        == NGX_ERROR
+        || ngx_http_upload_store_record_string(pool, o, "etag", &note->etag)
+           == NGX_ERROR
+        || ngx_http_upload_store_record_string(pool, o, "last_error",
+                                               &note->error)
+           == NGX_ERROR)
+    {
+        return NGX_ERROR;
+    }
+
+    v = json_object_get(o, "stored_at");
+
+    if (note->key.len && json_is_string(v)) {
+        note->stored = ngx_http_upload_store_parse_iso(
+                                          (u_char *) json_string_value(v),
+                                          json_string_length(v));
+    }
+
+    return NGX_OK;
+}
+
+
 /* the index of a string member among names, or n */
 
 static ngx_uint_t
@@ -672,98 +777,4 @@ ngx_http_upload_store_record_name(json_t *json, char *key, char **names,
     }
 
     return n;
-}
-
-
-/* an empty string is null; NULL (an error) when it is not UTF-8 */
-
-json_t *
-ngx_http_upload_store_json_str(ngx_str_t *s)
-{
-    if (s->len == 0) {
-        return json_null();
-    }
-
-    return json_stringn((const char *) s->data, s->len);
-}
-
-
-ngx_int_t
-ngx_http_upload_store_json_dump(ngx_pool_t *pool, json_t *json,
-    ngx_str_t *out)
-{
-    size_t   len;
-    u_char  *p;
-
-    len = json_dumpb(json, NULL, 0, JSON_COMPACT);
-    if (len == 0) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_pnalloc(pool, len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (json_dumpb(json, (char *) p, len, JSON_COMPACT) != len) {
-        return NGX_ERROR;
-    }
-
-    p[len] = '\n';
-
-    out->data = p;
-    out->len = len + 1;
-
-    return NGX_OK;
-}
-
-
-
-/* RFC 6901: "/results/channels/0/alternatives/0/transcript" */
-
-json_t *
-ngx_http_upload_store_json_pointer(json_t *root, ngx_str_t *pointer)
-{
-    u_char     *p, *last, *end;
-    char        key[256];
-    size_t      n;
-    json_t     *v;
-    ngx_int_t   index;
-
-    v = root;
-    p = pointer->data;
-    last = pointer->data + pointer->len;
-
-    while (p < last && v != NULL) {
-
-        p++;    /* '/' */
-
-        end = ngx_strlchr(p, last, '/');
-        if (end == NULL) {
-            end = last;
-        }
-
-        for (n = 0; p < end && n < sizeof(key) - 1; p++) {
-            if (*p == '~' && p + 1 < end && (p[1] == '0' || p[1] == '1')) {
-                key[n++] = (p[1] == '0') ? '~' : '/';
-                p++;
-                continue;
-            }
-
-            key[n++] = *p;
-        }
-
-        key[n] = '\0';
-        p = end;
-
-        if (json_is_array(v)) {
-            index = ngx_atoi((u_char *) key, n);
-            v = (index == NGX_ERROR) ? NULL : json_array_get(v, index);
-
-        } else {
-            v = json_object_get(v, key);
-        }
-    }
-
-    return v;
 }

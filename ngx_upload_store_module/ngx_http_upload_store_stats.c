@@ -269,3 +269,24 @@ ngx_http_upload_store_stats_queue(ngx_http_upload_store_t *store,
     store->sh->jobs_queued = queued;
     store->sh->jobs_oldest = (ngx_atomic_uint_t) oldest;
 }
+
+
+/* the object store: offloads, bytes, their time, deletes, reads */
+
+void
+ngx_http_upload_store_stats_object(ngx_http_upload_store_t *store,
+    ngx_uint_t event, off_t n)
+{
+    if (event < NGX_HTTP_UPLOAD_STORE_NOBJ) {
+        (void) ngx_atomic_fetch_add(&store->sh->objects[event],
+                                    (ngx_atomic_int_t) n);
+    }
+}
+
+
+void
+ngx_http_upload_store_stats_offloads(ngx_http_upload_store_t *store,
+    ngx_uint_t queued)
+{
+    store->sh->offloads_queued = queued;
+}

@@ -597,6 +597,11 @@ ngx_http_upload_store_transcribed(ngx_http_request_t *r,
 
     ctx->transcription->finished = 1;
 
+    /* the object store's copy of the record brought up to date */
+
+    (void) ngx_http_upload_store_offload_queue(store, rec, 0, r->pool,
+                                               r->connection->log);
+
     ngx_http_upload_store_stats_transcription(store, rec->outcome,
                                               rec->transcribe_ms);
 
@@ -635,6 +640,8 @@ ngx_http_upload_store_failed(ngx_http_request_t *r,
     /* the audio stays, for a retry */
 
     (void) store->backend->save(store, rec, r->pool, r->connection->log);
+    (void) ngx_http_upload_store_offload_queue(store, rec, 0, r->pool,
+                                               r->connection->log);
 
     ctx->transcription->finished = 1;
 
@@ -767,6 +774,8 @@ ngx_http_upload_store_transcription_cleanup(void *data)
                                   ctx->record.transcribe_ms);
 
     (void) store->backend->save(store, &ctx->record, pool, log);
+    (void) ngx_http_upload_store_offload_queue(store, &ctx->record, 0, pool,
+                                               log);
 
     ngx_destroy_pool(pool);
 }

@@ -1,0 +1,401 @@
+
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#include "ngx_http_upload_store_module.h"
+#include "ngx_http_upload_store_jobs.h"
+
+
+/*
+ * An offload's requests to the object store, one step at a time: the
+ * method, the query and the body of the step, the audio (or its part)
+ * read from its file as libcurl sends it, the ETag and the body of the
+ * answer kept for the step's end (ngx_http_upload_store_offload.c).
+ */
+
+
+static ngx_int_t ngx_http_upload_store_offload_body(
+    ngx_http_upload_store_job_t *job, CURL *easy, char *method,
+    u_char *data, size_t len, char *type);
+static char *ngx_http_upload_store_offload_query(
+    ngx_http_upload_store_job_t *job);
+static size_t ngx_http_upload_store_offload_read(char *buf, size_t size,
+    size_t n, void *data);
+static size_t ngx_http_upload_store_offload_header(char *buf, size_t size,
+    size_t n, void *data);
+static size_t ngx_http_upload_store_offload_write(char *buf, size_t size,
+    size_t n, void *data);
+
+
+static ngx_str_t  ngx_http_upload_store_octets =
+    ngx_string("application/octet-stream");
+
+
+ngx_int_t
+ngx_http_upload_store_offload_send(ngx_http_upload_store_job_t *job)
+{
+    char                             *type;
+    CURL                             *easy;
+    ngx_str_t                        *key, *ct;
+    ngx_uint_t                        step;
+    ngx_http_upload_store_offload_t  *off;
+
+    off = job->offload;
+    step = off->step;
+
+    /* the object's type is the upload's */
+
+    ct = &job->record.content_type;
+    type = ngx_pnalloc(job->pool, sizeof("Content-Type: ") + ct->len);
+    if (type == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf((u_char *) type, "Content-Type: %V%Z",
+                       ct->len ? ct : &ngx_http_upload_store_octets);
+
+    ngx_http_upload_store_offload_reset(job);
+
+    key = (step == ngx_us_record || step == ngx_us_delete_record)
+          ? &off->record_key : &off->key;
+
+    easy = ngx_http_upload_store_object_easy(job->store->object, key,
+                               ngx_http_upload_store_offload_query(job),
+                               &job->headers, job->pool);
+    if (easy == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->transfer.easy = easy;
+    job->len = 0;
+    ngx_str_null(&off->etag);
+
+    if (curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION,
+                         ngx_http_upload_store_offload_header)
+        != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_HEADERDATA, job) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
+                            ngx_http_upload_store_offload_write)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_WRITEDATA, job) != CURLE_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    switch (step) {
+
+    case ngx_us_head:
+    case ngx_us_head_done:
+        if (ngx_http_upload_store_offload_body(job, easy, "HEAD", NULL, 0,
+                                               NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case ngx_us_put:
+    case ngx_us_part:
+        job->offset = (off->part ? off->part - 1 : 0)
+                      * job->store->object->part_size;
+        off->end = off->part ? ngx_min(job->offset
+                                       + job->store->object->part_size,
+                                       job->size)
+                             : job->size;
+
+        if (ngx_http_upload_store_offload_body(job, easy, NULL, NULL,
+                                               off->end - job->offset,
+                                               off->part ? NULL : type)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case ngx_us_create:
+        if (ngx_http_upload_store_offload_body(job, easy, "POST",
+                                               (u_char *) "", 0, type)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case ngx_us_complete:
+        if (ngx_http_upload_store_offload_body(job, easy, "POST",
+                                               off->body.data, off->body.len,
+                                               "Content-Type: application/xml")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case ngx_us_record:
+        if (ngx_http_upload_store_offload_body(job, easy, "PUT",
+                                               off->body.data, off->body.len,
+                                               "Content-Type: "
+                                               "application/json")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    default: /* the deletes */
+        if (ngx_http_upload_store_offload_body(job, easy, "DELETE",
+                                               NULL, 0, NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_upload_store_curl_start(&job->transfer);
+}
+
+
+static ngx_int_t
+ngx_http_upload_store_offload_body(ngx_http_upload_store_job_t *job,
+    CURL *easy, char *method, u_char *data, size_t len, char *type)
+{
+    u_char              *p, hash[EVP_MAX_MD_SIZE];
+    unsigned int         n;
+    struct curl_slist   *list;
+    u_char               header[sizeof("x-amz-content-sha256: ") + 64];
+
+    p = ngx_cpymem(header, "x-amz-content-sha256: ",
+                   sizeof("x-amz-content-sha256: ") - 1);
+
+    if (method == NULL) {
+        p = ngx_cpymem(p, "UNSIGNED-PAYLOAD", 16);
+
+        if (curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L) != CURLE_OK
+            || curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE,
+                                (curl_off_t) len)
+               != CURLE_OK
+            || curl_easy_setopt(easy, CURLOPT_READFUNCTION,
+                                ngx_http_upload_store_offload_read)
+               != CURLE_OK
+            || curl_easy_setopt(easy, CURLOPT_READDATA, job) != CURLE_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (data == NULL) {
+        p = ngx_cpymem(p, NGX_HTTP_UPLOAD_STORE_EMPTY_SHA256, 64);
+
+        if ((method[0] == 'H'
+             ? curl_easy_setopt(easy, CURLOPT_NOBODY, 1L)
+             : curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method))
+            != CURLE_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else {
+        if (EVP_Digest(data, len, hash, &n, EVP_sha256(), NULL) != 1) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_hex_dump(p, hash, n);
+
+        if (curl_easy_setopt(easy, CURLOPT_POSTFIELDS, data) != CURLE_OK
+            || curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                                (curl_off_t) len)
+               != CURLE_OK
+            || curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method)
+               != CURLE_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    *p = '\0';
+
+    list = curl_slist_append(job->headers, (char *) header);
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->headers = list;
+
+    /* none without a body: "Content-Type:" would be signed, not sent */
+
+    if (type != NULL) {
+        list = curl_slist_append(job->headers, type);
+        if (list == NULL) {
+            return NGX_ERROR;
+        }
+
+        job->headers = list;
+    }
+
+    return curl_easy_setopt(easy, CURLOPT_HTTPHEADER, job->headers)
+           == CURLE_OK ? NGX_OK : NGX_ERROR;
+}
+
+
+static char *
+ngx_http_upload_store_offload_query(ngx_http_upload_store_job_t *job)
+{
+    u_char                           *q;
+    ngx_http_upload_store_offload_t  *off;
+
+    off = job->offload;
+
+    switch (off->step) {
+
+    case ngx_us_create:
+        return "uploads=";
+
+    case ngx_us_part:
+    case ngx_us_complete:
+    case ngx_us_abort:
+        q = ngx_pnalloc(job->pool, sizeof("partNumber=&uploadId=")
+                                   + NGX_INT_T_LEN + off->upload_id.len);
+        if (q == NULL) {
+            return NULL;
+        }
+
+        if (off->step == ngx_us_part) {
+            (void) ngx_sprintf(q, "partNumber=%ui&uploadId=%V%Z", off->part,
+                               &off->upload_id);
+
+        } else {
+            (void) ngx_sprintf(q, "uploadId=%V%Z", &off->upload_id);
+        }
+
+        return (char *) q;
+
+    default:
+        return NULL;
+    }
+}
+
+
+static size_t
+ngx_http_upload_store_offload_read(char *buf, size_t size, size_t n,
+    void *data)
+{
+    ngx_http_upload_store_job_t *job = data;
+
+    size_t                            len;
+    ssize_t                           rc;
+    ngx_http_upload_store_offload_t  *off;
+
+    off = job->offload;
+    len = (size_t) ngx_min((off_t) (size * n), off->end - job->offset);
+
+    if (len == 0) {
+        return 0;
+    }
+
+    rc = pread(job->audio, buf, len, job->offset);
+
+    if (rc == -1) {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      "pread() \"%V\" failed", &job->record.path);
+        return CURL_READFUNC_ABORT;
+    }
+
+    job->offset += rc;
+
+    return rc;
+}
+
+
+static size_t
+ngx_http_upload_store_offload_header(char *buf, size_t size, size_t n,
+    void *data)
+{
+    ngx_http_upload_store_job_t *job = data;
+
+    u_char                           *p, *last;
+    size_t                            len;
+    ngx_http_upload_store_offload_t  *off;
+
+    off = job->offload;
+    len = size * n;
+    p = (u_char *) buf;
+    last = p + len;
+
+    if (len <= 5 || ngx_strncasecmp(p, (u_char *) "ETag:", 5) != 0) {
+        return len;
+    }
+
+    for (p += 5; p < last && (*p == ' ' || *p == '\t'); p++) {
+        /* void */
+    }
+
+    while (last > p && (last[-1] == CR || last[-1] == LF || last[-1] == ' '))
+    {
+        last--;
+    }
+
+    if (last - p > 128) {
+        return len;
+    }
+
+    off->etag.len = last - p;
+    off->etag.data = ngx_pnalloc(job->pool, off->etag.len);
+    if (off->etag.data == NULL) {
+        return 0;
+    }
+
+    ngx_memcpy(off->etag.data, p, off->etag.len);
+
+    return len;
+}
+
+
+static size_t
+ngx_http_upload_store_offload_write(char *buf, size_t size, size_t n,
+    void *data)
+{
+    ngx_http_upload_store_job_t *job = data;
+
+    size_t  len;
+
+    len = size * n;
+
+    if (job->answer == NULL) {
+        job->answer = ngx_pnalloc(job->pool,
+                                  NGX_HTTP_UPLOAD_STORE_ANSWER_MAX);
+        if (job->answer == NULL) {
+            return 0;
+        }
+    }
+
+    /* the rest is dropped: a code and an id come first */
+
+    len = ngx_min(len, NGX_HTTP_UPLOAD_STORE_ANSWER_MAX - job->len);
+
+    ngx_memcpy(job->answer + job->len, buf, len);
+    job->len += len;
+
+    return size * n;
+}
+
+
+void
+ngx_http_upload_store_offload_reset(ngx_http_upload_store_job_t *job)
+{
+    if (job->transfer.easy != NULL) {
+        ngx_http_upload_store_curl_stop(&job->transfer);
+        curl_easy_cleanup(job->transfer.easy);
+        job->transfer.easy = NULL;
+    }
+
+    if (job->headers != NULL) {
+        curl_slist_free_all(job->headers);
+        job->headers = NULL;
+    }
+}

@@ -1,0 +1,245 @@
+# The object store: every upload copied to an S3 bucket by a job of its
+# own (libcurl's SigV4, on nginx's events), large ones as S3 multipart
+# uploads; retried while the gateway refuses or is away; deleted with the
+# upload. The gateway is a real one that checks signatures: Ceph's RADOS
+# Gateway from Debian (util/s3-local), started for this file.
+
+use Test::Nginx::Socket;
+use lib 't/lib';
+use UploadStore;
+use ObjectStore;
+
+BEGIN { ObjectStore::start() }
+
+plan 'no_plan';
+
+master_on();
+workers(1);
+
+our $Audio = "RIFF....WAVEfmt " . join('', map { chr($_ % 251) } 1 .. 300000);
+our $Big = join('', map { chr(($_ * 7) % 256) x 1024 } 1 .. 12 * 1024);
+
+add_response_body_check(ObjectStore::object_check());
+
+UploadStore::preamble(
+    checks   => [qw(files json)],
+    defaults => {
+        timeout      => 60,
+        no_error_log => "[crit]\n[alert]\n[emerg]",
+        http_config  => <<'_EOC_',
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key prefix=node-a/
+                              part_size=5m backoff=100ms..1s retries=3;
+_EOC_
+        config       => <<'_EOC_',
+    location = /upload {
+        client_max_body_size 300m;
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+
+    location /files/ {
+        upload_store_files audio;
+        upload_store_customer $http_x_customer;
+    }
+
+    location = /admin {
+        upload_store_admin audio;
+    }
+_EOC_
+        user_files   => <<'_EOC_',
+>>> s3.key
+UPLOADSTORETESTKEY01
+upload-store-test-secret-0123456789abcdef
+_EOC_
+    },
+);
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: an upload is copied to the bucket, byte for byte, under the names it has on disk; its record notes the object and goes too
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- response_json eval
+{ "/status" => "stored", "/bytes" => length $::Audio }
+--- object eval
+{ record => { "/object/key" => qr{^node-a/acme/audio/\d{4}-\d\d-\d\d/upload_[0-9A-Z]{26}\.wav$},
+              "/object/etag" => qr/^[0-9a-f]{32}$/,
+              "/object/stored_at" => qr/^\d{4}-.*Z$/,
+              "/object/attempts" => 1,
+              "" => sub { !exists $_[0]{object}{last_error} } },
+  same => \$::Audio,
+  bucket => { "/status" => "stored", "/object/etag" => qr/^[0-9a-f]{32}$/,
+              "/bytes" => length $::Audio },
+  local => 1,
+  admin => { "/objects/offloaded" => 1, "/objects/bytes" => length $::Audio,
+             "/objects/failed" => 0, "/objects/retries" => 0 } }
+--- error_log eval
+qr/offload of customer "acme", id [0-9A-Z]{26}: 300016 bytes sent to key "node-a\/acme\/audio\/[-0-9]+\/upload_[0-9A-Z]{26}\.wav" in \d+ ms/
+--- store_files
+acme/audio/DAY/upload_ID.wav 300016
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 2: over part_size: an S3 multipart upload, three parts, the object whole
+--- request eval
+"POST /upload\n$::Big"
+--- error_code: 201
+--- object eval
+{ record => { "/object/etag" => qr/^[0-9a-f]{32}-3$/ },
+  same => \$::Big,
+  admin => { "/objects/offloaded" => 1 } }
+--- store_files
+acme/audio/DAY/upload_ID 12582912
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 3: a wrong secret: the gateway refuses the signature; the record says so, the offload is retried, then given up; the local copy stays
+--- user_files
+>>> s3.key
+UPLOADSTORETESTKEY01
+not-the-secret
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- object eval
+{ until => sub { ($_[0]{object}{attempts} // 0) >= 4 },
+  record => { "/object/last_error" => "HTTP 403 SignatureDoesNotMatch",
+              "/object/attempts" => 4,
+              "" => sub { !exists $_[0]{object}{key} } },
+  local => 1,
+  admin => { "/objects/failed" => 1, "/objects/retries" => 3,
+             "/objects/offloaded" => 0 } }
+--- error_log eval
+qr/offload of customer "acme", id [0-9A-Z]{26}, path "[^"]+" failed after 4 attempts: HTTP 403 SignatureDoesNotMatch/
+--- no_error_log
+[crit]
+[alert]
+--- store_files
+acme/audio/DAY/upload_ID.wav 300016
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 4: the gateway away for 20 s mid-offload: every offload completes when it is back, nothing lost
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key prefix=node-a/
+                              part_size=5m backoff=200ms..2s retries=100;
+--- init
+ObjectStore::gateway('stop');
+--- request eval
+[map { "POST /upload\n$::Audio" } 1 .. 5]
+--- error_code eval
+[(201) x 5]
+--- object eval
+{ gateway => 20, timeout => 60,
+  same => \$::Audio,
+  record => { "/object/attempts" => sub { $_[0] > 1 } },
+  admin => { "/objects/offloaded" => 5, "/objects/failed" => 0,
+             "/objects/retries" => sub { $_[0] >= 5 } } }
+--- store_files
+acme/audio/DAY/upload_ID.wav 300016
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.wav 300016
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.wav 300016
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.wav 300016
+acme/audio/DAY/ID.json
+acme/audio/DAY/upload_ID.wav 300016
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 5: DELETE through the files API deletes both objects
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- object eval
+{ delete => 1, gone => 1,
+  admin => { "/objects/deleted" => 2 } }
+--- error_log eval
+qr/objects of customer "acme", id [0-9A-Z]{26} deleted, key "node-a\//
+--- store_files
+
+
+
+=== TEST 6: no region, no credentials: refused at start
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL
+                              credentials=../html/s3.key;
+--- config
+--- no_error_log
+[alert]
+--- must_die
+--- error_log
+"upload_store_object_store" needs "region=" and "credentials="
+
+
+
+=== TEST 7: a prefix that would not be a plain key
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key prefix=../x/;
+--- config
+--- no_error_log
+[alert]
+--- must_die
+--- error_log
+invalid parameter "prefix=../x/"
+
+
+
+=== TEST 8: a part size S3 would refuse
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key part_size=1m;
+--- config
+--- no_error_log
+[alert]
+--- must_die
+--- error_log
+invalid parameter "part_size=1m": from 5m to 5g
+
+
+
+=== TEST 9: a credentials file without a secret
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/one.key;
+--- user_files
+>>> one.key
+UPLOADSTORETESTKEY01
+--- config
+--- no_error_log
+[alert]
+--- must_die
+--- error_log
+must hold the access key id on its first line and the secret on its second
+
+
+
+=== TEST 10: a zone that is not a store
+--- http_config
+    upload_store_object_store nowhere $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key;
+--- config
+--- no_error_log
+[alert]
+--- must_die
+--- error_log
+"upload_store_object_store" names unknown zone "nowhere"
