@@ -294,6 +294,7 @@ static ngx_int_t
 ngx_http_upload_store_files_audio(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx)
 {
+    ngx_int_t  rc;
     ngx_str_t  type, attachment;
 
     /*
@@ -318,6 +319,14 @@ ngx_http_upload_store_files_audio(ngx_http_request_t *r,
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+    }
+
+    /* no longer on the local disk: from the object store, if there */
+
+    rc = ngx_http_upload_store_object_read(r, ctx, &type);
+
+    if (rc != NGX_DECLINED) {
+        return rc == NGX_ERROR ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
     }
 
     return ngx_http_upload_store_files_file(r, ctx, &ctx->record.path,

@@ -169,6 +169,7 @@ struct ngx_http_upload_store_ctx_s {
     ngx_http_upload_store_multipart_t      *multipart;
     ngx_http_upload_store_transcription_t  *transcription;
     void                           *admin;       /* a wait for a cleanup */
+    void                           *object_read; /* from the bucket */
 
     EVP_MD_CTX                     *sha;
 
@@ -309,6 +310,8 @@ void ngx_http_upload_store_cleanup_unwait(
 
 ngx_int_t ngx_http_upload_store_add_variables(ngx_conf_t *cf);
 
+ngx_int_t ngx_http_upload_store_object_read(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_str_t *type);
 ngx_int_t ngx_http_upload_store_offload_queue(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_uint_t remove, ngx_pool_t *pool,
     ngx_log_t *log);

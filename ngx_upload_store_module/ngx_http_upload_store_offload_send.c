@@ -47,14 +47,14 @@ ngx_http_upload_store_offload_send(ngx_http_upload_store_job_t *job)
 
     /* the object's type is the upload's */
 
-    ct = &job->record.content_type;
+    ct = job->record.content_type.len ? &job->record.content_type
+                                      : &ngx_http_upload_store_octets;
     type = ngx_pnalloc(job->pool, sizeof("Content-Type: ") + ct->len);
     if (type == NULL) {
         return NGX_ERROR;
     }
 
-    (void) ngx_sprintf((u_char *) type, "Content-Type: %V%Z",
-                       ct->len ? ct : &ngx_http_upload_store_octets);
+    (void) ngx_sprintf((u_char *) type, "Content-Type: %V%Z", ct);
 
     ngx_http_upload_store_offload_reset(job);
 

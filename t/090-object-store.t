@@ -174,7 +174,66 @@ qr/objects of customer "acme", id [0-9A-Z]{26} deleted, key "node-a\//
 
 
 
-=== TEST 6: no region, no credentials: refused at start
+=== TEST 6: keep_local=off: the local audio goes once its object is confirmed; the files API serves it from the bucket, with ranges
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key prefix=node-a/
+                              keep_local=off backoff=100ms..1s;
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- object eval
+{ until => sub { my $h = Test::Nginx::Util::html_dir();
+                 defined $_[0]{object}{etag}
+                 && !glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav" },
+  local => 0,
+  get => [["/files/ID", { "X-Customer" => "acme" }, 200, $::Audio],
+          ["/files/ID", { "X-Customer" => "acme", Range => "bytes=4-11" },
+           206, "....WAVE"],
+          ["/files/ID", { "X-Customer" => "acme", Range => "bytes=300000-" },
+           206, sub { length $_[0] == 16
+                      && $_[1]{headers}{"content-range"}
+                         eq "bytes 300000-300015/300016" }],
+          ["/files/ID/transcript", { "X-Customer" => "acme" }, 409],
+          ["/files/ID/metadata", { "X-Customer" => "acme" }, 200,
+           sub { $_[0] =~ /"etag":"[0-9a-f]{32}"/ }]],
+  admin => { "/objects/evicted" => 1, "/objects/reads" => 3 } }
+--- error_log eval
+qr/customer "acme", id [0-9A-Z]{26}, served from key "node-a\/acme\/audio\//
+--- store_files
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 7: 100 MiB as a multipart upload of 16 MiB parts; streamed both ways, the worker's memory stays small
+--- skip_eval: 2: $ENV{TEST_NGINX_USE_VALGRIND} || ($ENV{TEST_NGINX_BINARY} // '') =~ /asan/
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key prefix=node-a/
+                              keep_local=off;
+--- request eval
+"POST /upload\n" . ("\1" x (100 * 1024 * 1024))
+--- error_code: 201
+--- object eval
+{ timeout => 120,
+  until => sub { my $h = Test::Nginx::Util::html_dir();
+                 defined $_[0]{object}{etag}
+                 && !glob "$h/store/acme/audio/*/upload_$_[0]{id}" },
+  record => { "/object/etag" => qr/-7$/ },
+  same => \("\1" x (100 * 1024 * 1024)),
+  get => [["/files/ID", { "X-Customer" => "acme" }, 200,
+           sub { length $_[0] == 100 * 1024 * 1024 && $_[0] !~ /[^\1]/ }]],
+  rss_max => 64 * 1024 }
+--- store_files
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 8: no region, no credentials: refused at start
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL
@@ -188,7 +247,7 @@ qr/objects of customer "acme", id [0-9A-Z]{26} deleted, key "node-a\//
 
 
 
-=== TEST 7: a prefix that would not be a plain key
+=== TEST 9: a prefix that would not be a plain key
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -202,7 +261,7 @@ invalid parameter "prefix=../x/"
 
 
 
-=== TEST 8: a part size S3 would refuse
+=== TEST 10: a part size S3 would refuse
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -216,7 +275,7 @@ invalid parameter "part_size=1m": from 5m to 5g
 
 
 
-=== TEST 9: a credentials file without a secret
+=== TEST 11: a credentials file without a secret
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -233,7 +292,7 @@ must hold the access key id on its first line and the secret on its second
 
 
 
-=== TEST 10: a zone that is not a store
+=== TEST 12: a zone that is not a store
 --- http_config
     upload_store_object_store nowhere $TEST_NGINX_S3_URL region=us-east-1
                               credentials=../html/s3.key;

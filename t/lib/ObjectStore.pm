@@ -23,8 +23,10 @@ package ObjectStore;
 #                           # (ObjectStore::gateway('stop')), started
 #                           # again that long after the requests
 #     admin    => { "/objects/offloaded" => 1 },     # the admin JSON
-#     get      => [ "/files/ID", { Range => "bytes=0-3" }, 206, "RIFF" ],
-#                           # a request to nginx (ID: the upload's id)
+#     get      => [[ "/files/ID", { Range => "bytes=0-3" }, 206, "RIFF" ]],
+#                           # requests to nginx (ID: the upload's id), their
+#                           # status and body (or a code ref)
+#     rss_max  => 65536,    # the workers' peak memory (VmHWM), KiB
 
 use strict;
 use warnings;
@@ -221,6 +223,20 @@ sub object_check {
                     if defined $want
                        && (ref $want eq 'CODE' ? !$want->($r->{content}, $r)
                                                : $r->{content} ne $want);
+            }
+        }
+
+        if ($check->{rss_max}) {
+            my $servroot = $Test::Nginx::Util::ServRoot;
+            my $master = UploadStore::slurp("$servroot/logs/nginx.pid")
+                         =~ s/\s+//gr;
+
+            for my $pid (UploadStore::workers_of($master)) {
+                my ($hwm) = UploadStore::slurp("/proc/$pid/status")
+                            =~ /^VmHWM:\s+(\d+)/m;
+                push @err, "worker $pid: VmHWM $hwm KiB, over "
+                           . $check->{rss_max}
+                    if !defined $hwm || $hwm > $check->{rss_max};
             }
         }
 
