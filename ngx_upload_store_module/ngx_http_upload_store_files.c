@@ -34,8 +34,10 @@ static ngx_int_t ngx_http_upload_store_files_file(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_upload_store_files_inline(ngx_str_t *type);
 static ngx_int_t ngx_http_upload_store_files_transcript(
     ngx_http_request_t *r, ngx_http_upload_store_ctx_t *ctx);
+static ngx_int_t ngx_http_upload_store_files_found(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_uint_t what, ngx_str_t *remote);
 static ngx_int_t ngx_http_upload_store_files_delete(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx);
+    ngx_http_upload_store_ctx_t *ctx, ngx_uint_t remote);
 static ngx_int_t ngx_http_upload_store_files_requeue(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx);
 
@@ -50,8 +52,6 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
     ngx_http_upload_store_ctx_t       *ctx;
     ngx_http_upload_store_record_t    *rec;
     ngx_http_upload_store_loc_conf_t  *uslcf;
-
-    static ngx_str_t  json_type = ngx_string("application/json");
 
     uslcf = ngx_http_get_module_loc_conf(r, ngx_http_upload_store_module);
     store = uslcf->files->data;
@@ -113,6 +113,14 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
 
     rc = store->backend->load(store, rec, &raw, r->pool, r->connection->log);
 
+    if (rc == NGX_DECLINED && store->object != NULL) {
+        /* not on this node: in the bucket, if another node stored it */
+
+        rc = ngx_http_upload_store_object_record(r, ctx, what,
+                                         ngx_http_upload_store_files_found);
+        return rc == NGX_ERROR ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
+    }
+
     if (rc == NGX_DECLINED) {
         return ngx_http_upload_store_files_not_found(r, ctx, "no metadata");
     }
@@ -132,8 +140,42 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
                                                  "invalid");
     }
 
+    /* the copy read to check it is not kept for the answer */
+
+    if (what == NGX_HTTP_UPLOAD_STORE_METADATA) {
+        ngx_pfree(r->pool, raw.data);
+    }
+
+    return ngx_http_upload_store_files_found(r, ctx, what, NULL);
+}
+
+
+/*
+ * the record found, here or (remote: its JSON) in the object store: what
+ * was asked of it
+ */
+
+static ngx_int_t
+ngx_http_upload_store_files_found(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_uint_t what, ngx_str_t *remote)
+{
+    ngx_http_upload_store_record_t  *rec;
+
+    static ngx_str_t  json_type = ngx_string("application/json");
+
+    rec = &ctx->record;
+
     if (r->method & NGX_HTTP_DELETE) {
-        return ngx_http_upload_store_files_delete(r, ctx);
+        return ngx_http_upload_store_files_delete(r, ctx, remote != NULL);
+    }
+
+    if (r->method == NGX_HTTP_POST && remote != NULL) {
+        return ngx_http_upload_store_set_error(r, NGX_HTTP_CONFLICT,
+                                  "not_local",
+                                  "upload %*s was stored by another node: "
+                                  "ask that one",
+                                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                                  rec->id);
     }
 
     if (r->method == NGX_HTTP_POST) {
@@ -147,13 +189,15 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_UPLOAD_STORE_METADATA:
 
+        if (remote != NULL) {
+            return ngx_http_upload_store_send(r, NGX_HTTP_OK, &json_type,
+                                              remote);
+        }
+
         /*
          * checked, the record is served as the file it is: from the
-         * page cache, with ranges and conditional requests, and the copy
-         * read to check it is not kept for the answer
+         * page cache, with ranges and conditional requests
          */
-
-        ngx_pfree(r->pool, raw.data);
 
         return ngx_http_upload_store_files_file(r, ctx, &rec->record_path,
                                                 &json_type);
@@ -473,7 +517,7 @@ ngx_http_upload_store_files_transcript(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_upload_store_files_delete(ngx_http_request_t *r,
-    ngx_http_upload_store_ctx_t *ctx)
+    ngx_http_upload_store_ctx_t *ctx, ngx_uint_t remote)
 {
     ngx_int_t                 rc;
     ngx_http_upload_store_t  *store;
@@ -482,9 +526,12 @@ ngx_http_upload_store_files_delete(ngx_http_request_t *r,
 
     store = ctx->store;
 
-    rc = store->backend->remove(store, &ctx->record,
-                                NGX_HTTP_UPLOAD_STORE_UPLOAD,
-                                r->connection->log);
+    /* another node's: only its objects, which are all there is */
+
+    rc = remote ? NGX_OK
+                : store->backend->remove(store, &ctx->record,
+                                         NGX_HTTP_UPLOAD_STORE_UPLOAD,
+                                         r->connection->log);
 
     if (rc == NGX_DECLINED) {
         /* another DELETE, or the cleanup, was first */

@@ -310,6 +310,12 @@ void ngx_http_upload_store_cleanup_unwait(
 
 ngx_int_t ngx_http_upload_store_add_variables(ngx_conf_t *cf);
 
+typedef ngx_int_t (*ngx_http_upload_store_found_pt)(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_uint_t what, ngx_str_t *remote);
+
+ngx_int_t ngx_http_upload_store_object_record(ngx_http_request_t *r,
+    ngx_http_upload_store_ctx_t *ctx, ngx_uint_t what,
+    ngx_http_upload_store_found_pt found);
 ngx_int_t ngx_http_upload_store_object_read(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *type);
 ngx_int_t ngx_http_upload_store_offload_queue(ngx_http_upload_store_t *store,

@@ -5,6 +5,7 @@
 
 
 #include "ngx_http_upload_store_module.h"
+#include "ngx_http_upload_store_object_read.h"
 
 
 /*
@@ -17,33 +18,6 @@
  * whatever the object's size.  The client's Range goes to the bucket,
  * the bucket's 206 and Content-Range come back.
  */
-
-
-#define NGX_HTTP_UPLOAD_STORE_READ_BUF   16384    /* CURL_MAX_WRITE_SIZE */
-#define NGX_HTTP_UPLOAD_STORE_READ_BUFS  4
-#define NGX_HTTP_UPLOAD_STORE_READ_ERR   1024     /* an error's body */
-
-
-typedef struct {
-    ngx_http_upload_store_transfer_t   transfer;    /* first */
-
-    ngx_http_request_t                *request;
-    struct curl_slist                 *headers;
-    ngx_chain_t                       *free;
-    ngx_chain_t                       *busy;
-    ngx_uint_t                         nbufs;
-    ngx_uint_t                         status;      /* the bucket's */
-    ngx_str_t                          content_range;
-    ngx_str_t                          etag;
-    time_t                             last_modified;
-    off_t                              length;
-    u_char                            *error;       /* its body */
-    size_t                             error_len;
-
-    unsigned                           header_sent:1;
-    unsigned                           paused:1;
-    unsigned                           failed:1;    /* the client's side */
-} ngx_http_upload_store_read_t;
 
 
 static ngx_int_t ngx_http_upload_store_read_headers(ngx_http_request_t *r,
@@ -73,7 +47,6 @@ ngx_http_upload_store_object_read(ngx_http_request_t *r,
 {
     CURL                            *easy;
     ngx_file_info_t                  fi;
-    ngx_pool_cleanup_t              *cln;
     ngx_http_upload_store_t         *store;
     ngx_http_upload_store_read_t    *rd;
     ngx_http_upload_store_record_t  *rec;
@@ -98,43 +71,17 @@ ngx_http_upload_store_object_read(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    rd = ngx_pcalloc(r->pool, sizeof(ngx_http_upload_store_read_t));
+    rd = ngx_http_upload_store_read_create(r, store->object,
+                                           &rec->object.key);
     if (rd == NULL) {
         return NGX_ERROR;
     }
 
-    rd->request = r;
-    rd->length = -1;
-    rd->last_modified = -1;
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_upload_store_read_cleanup;
-    cln->data = rd;
-
-    easy = ngx_http_upload_store_object_easy(store->object, &rec->object.key,
-                                             NULL, &rd->headers, r->pool);
-    if (easy == NULL) {
-        return NGX_ERROR;
-    }
-
-    rd->transfer.easy = easy;
-    rd->transfer.done = ngx_http_upload_store_read_done;
+    easy = rd->transfer.easy;
 
     if (ngx_http_upload_store_read_headers(r, rd, store->object) != NGX_OK
         || curl_easy_setopt(easy, CURLOPT_HTTPHEADER, rd->headers)
            != CURLE_OK
-        || curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION,
-                            ngx_http_upload_store_read_header)
-           != CURLE_OK
-        || curl_easy_setopt(easy, CURLOPT_HEADERDATA, rd) != CURLE_OK
-        || curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
-                            ngx_http_upload_store_read_body)
-           != CURLE_OK
-        || curl_easy_setopt(easy, CURLOPT_WRITEDATA, rd) != CURLE_OK
         || (r->method == NGX_HTTP_HEAD
             && curl_easy_setopt(easy, CURLOPT_NOBODY, 1L) != CURLE_OK)
         || ngx_http_upload_store_curl_start(&rd->transfer) != NGX_OK)
@@ -157,6 +104,58 @@ ngx_http_upload_store_object_read(ngx_http_request_t *r,
     r->write_event_handler = ngx_http_upload_store_read_resume;
 
     return NGX_DONE;
+}
+
+
+/* a GET of key, its answer to the callbacks below; stopped with r */
+
+ngx_http_upload_store_read_t *
+ngx_http_upload_store_read_create(ngx_http_request_t *r,
+    ngx_http_upload_store_object_t *os, ngx_str_t *key)
+{
+    CURL                          *easy;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_upload_store_read_t  *rd;
+
+    rd = ngx_pcalloc(r->pool, sizeof(ngx_http_upload_store_read_t));
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->request = r;
+    rd->length = -1;
+    rd->last_modified = -1;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_upload_store_read_cleanup;
+    cln->data = rd;
+
+    easy = ngx_http_upload_store_object_easy(os, key, NULL, &rd->headers,
+                                             r->pool);
+    if (easy == NULL) {
+        return NULL;
+    }
+
+    rd->transfer.easy = easy;
+    rd->transfer.done = ngx_http_upload_store_read_done;
+
+    if (curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION,
+                         ngx_http_upload_store_read_header)
+        != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_HEADERDATA, rd) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION,
+                            ngx_http_upload_store_read_body)
+           != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_WRITEDATA, rd) != CURLE_OK)
+    {
+        return NULL;
+    }
+
+    return rd;
 }
 
 
@@ -233,7 +232,7 @@ ngx_http_upload_store_read_header(char *buf, size_t size, size_t n,
     if (len <= 2) {
         /* their end: a 2xx is answered now, body or not */
 
-        if (rd->status >= 200 && rd->status < 300
+        if (rd->status >= 200 && rd->status < 300 && !rd->record
             && ngx_http_upload_store_read_send_header(rd) != NGX_OK)
         {
             rd->failed = 1;
@@ -373,7 +372,8 @@ ngx_http_upload_store_read_body(char *buf, size_t size, size_t n,
 {
     ngx_http_upload_store_read_t *rd = data;
 
-    size_t               len;
+    u_char              *p;
+    size_t               len, max, cap;
     ngx_buf_t           *b;
     ngx_chain_t         *cl;
     ngx_http_request_t  *r;
@@ -382,16 +382,41 @@ ngx_http_upload_store_read_body(char *buf, size_t size, size_t n,
     len = size * n;
 
     if (!rd->header_sent) {
-        /* an error's body, for its code */
+        /* a record, whole; or an error's body, for its code */
 
-        if (rd->error == NULL) {
-            rd->error = ngx_pnalloc(r->pool, NGX_HTTP_UPLOAD_STORE_READ_ERR);
-            if (rd->error == NULL) {
+        max = rd->record ? NGX_HTTP_UPLOAD_STORE_READ_REC
+                         : NGX_HTTP_UPLOAD_STORE_READ_ERR;
+
+        if (rd->error_len + len > rd->error_cap
+            && rd->error_cap < max)
+        {
+            cap = ngx_max(rd->error_cap * 2, 4096);
+
+            while (cap < rd->error_len + len && cap < max) {
+                cap *= 2;
+            }
+
+            cap = ngx_min(cap, max);
+
+            p = ngx_pnalloc(r->pool, cap);
+            if (p == NULL) {
                 return 0;
             }
+
+            if (rd->error_len) {
+                ngx_memcpy(p, rd->error, rd->error_len);
+            }
+
+            rd->error = p;
+            rd->error_cap = cap;
         }
 
-        n = ngx_min(len, NGX_HTTP_UPLOAD_STORE_READ_ERR - rd->error_len);
+        if (rd->record && rd->error_len + len > max) {
+            /* not a record of this module's */
+            return 0;
+        }
+
+        n = ngx_min(len, rd->error_cap - rd->error_len);
         ngx_memcpy(rd->error + rd->error_len, buf, n);
         rd->error_len += n;
 

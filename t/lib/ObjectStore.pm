@@ -27,6 +27,7 @@ package ObjectStore;
 #                           # requests to nginx (ID: the upload's id), their
 #                           # status and body (or a code ref)
 #     rss_max  => 65536,    # the workers' peak memory (VmHWM), KiB
+#     run      => sub { ... },   # more checks: returns the errors
 
 use strict;
 use warnings;
@@ -76,6 +77,79 @@ sub start {
 END {
     local $?;
     system($Started, 'stop', $Dir, '--purge') if $Started;
+}
+
+# A second nginx beside the block's (a node of a fleet), with the same
+# binary and module, in t/servroot-node-NAME: node_start(NAME, PORT,
+# HTTP, SERVER) puts HTTP in its http{} and SERVER in a server{} on
+# PORT, with html/s3.key for the bucket; node_stop(NAME) stops it (QUIT,
+# waited for). Those left running are stopped when the file ends.
+
+my %Nodes;
+
+sub node_start {
+    my ($name, $port, $http, $server) = @_;
+
+    my $dir = Cwd::abs_path('t') . "/servroot-node-$name";
+    my $binary = $ENV{TEST_NGINX_BINARY} // 'nginx';
+    my $modules = join '', map { "load_module $_;\n" }
+                           split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
+
+    system('rm', '-rf', $dir);
+    mkdir $_ for $dir, "$dir/conf", "$dir/logs", "$dir/html";
+
+    open my $key, '>', "$dir/html/s3.key" or die "$dir/html/s3.key: $!";
+    print $key "$Key\n$Secret\n";
+    close $key;
+
+    $http =~ s/\$(TEST_NGINX_\w+)/$ENV{$1}/g;
+    $server =~ s/\$(TEST_NGINX_\w+)/$ENV{$1}/g;
+
+    open my $conf, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
+    print $conf <<"_EOC_";
+${modules}worker_processes 1;
+daemon on;
+master_process on;
+pid logs/nginx.pid;
+error_log logs/error.log info;
+events { worker_connections 256; }
+http {
+    access_log off;
+$http
+    server {
+        listen 127.0.0.1:$port;
+$server
+    }
+}
+_EOC_
+    close $conf;
+
+    system($binary, '-p', "$dir/", '-c', "$dir/conf/nginx.conf") == 0
+        or die "node $name did not start\n";
+
+    $Nodes{$name} = $dir;
+
+    return $dir;
+}
+
+sub node_stop {
+    my $name = shift;
+    my $dir = delete $Nodes{$name} or return;
+    my $pid = UploadStore::slurp("$dir/logs/nginx.pid") =~ s/\s+//gr;
+
+    return unless $pid;
+
+    kill 'QUIT', $pid;
+
+    for (1 .. 200) {
+        last unless kill 0, $pid;
+        sleep 0.05;
+    }
+}
+
+END {
+    local $?;
+    node_stop($_) for keys %Nodes;
 }
 
 sub gateway {
@@ -135,7 +209,7 @@ sub object_check {
         my $deadline = Time::HiRes::time() + ($check->{timeout} // 30);
         my $sent = $block->request;
 
-        push @err, "no upload was accepted" unless @$ids;
+        push @err, "no upload was accepted" unless @$ids || $check->{run};
 
         for my $id (@$ids) {
             my $rec;
@@ -239,6 +313,8 @@ sub object_check {
                     if !defined $hwm || $hwm > $check->{rss_max};
             }
         }
+
+        push @err, $check->{run}->() if $check->{run};
 
         if ($check->{admin}) {
             my $r = HTTP::Tiny->new->get("http://127.0.0.1:$port/admin");
