@@ -27,6 +27,16 @@
 #define NGX_HTTP_UPLOAD_STORE_THREAD_FILES  10000
 #define NGX_HTTP_UPLOAD_STORE_THREAD_MSEC   500
 
+/*
+ * the uploads a slice removed, kept for their objects' deletion (at most
+ * one per entry of a slice in a thread), each "{customer}/{category}/
+ * {day}/{id}" in a slot of this size
+ */
+#define NGX_HTTP_UPLOAD_STORE_GONE_MAX     NGX_HTTP_UPLOAD_STORE_THREAD_FILES
+#define NGX_HTTP_UPLOAD_STORE_GONE_LEN                                       \
+    (2 * (NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1) + sizeof("YYYY-MM-DD/")        \
+     + NGX_HTTP_UPLOAD_STORE_ID_LEN)
+
 /* a body temp file this old belongs to no request */
 #define NGX_HTTP_UPLOAD_STORE_ORPHAN_AGE   3600
 
@@ -56,6 +66,9 @@ typedef struct {
 
     ngx_queue_t                     waiters;     /* of ..._waiter_t */
 
+    u_char                         *gone;        /* uploads removed, */
+    ngx_uint_t                      ngone;       /* for the object store */
+
     unsigned                        running:1;
 } ngx_http_upload_store_cleanup_t;
 
@@ -69,6 +82,10 @@ static ngx_int_t ngx_http_upload_store_cleanup_start(
     ngx_http_upload_store_cleanup_t *clean);
 static void ngx_http_upload_store_cleanup_next(
     ngx_http_upload_store_cleanup_t *clean, ngx_int_t rc);
+static void ngx_http_upload_store_removed(ngx_http_upload_store_walk_t *walk,
+    u_char *upload, size_t len);
+static void ngx_http_upload_store_cleanup_objects(
+    ngx_http_upload_store_cleanup_t *clean);
 #if (NGX_THREADS)
 static void ngx_http_upload_store_cleanup_thread(void *data, ngx_log_t *log);
 static void ngx_http_upload_store_cleanup_thread_done(ngx_event_t *ev);
@@ -275,6 +292,8 @@ ngx_http_upload_store_cleanup_next(ngx_http_upload_store_cleanup_t *clean,
 {
     ngx_time_update();
 
+    ngx_http_upload_store_cleanup_objects(clean);
+
     if (rc == NGX_AGAIN) {
         /* the events that came meanwhile go first */
         ngx_http_upload_store_cleanup_arm(clean, 1);
@@ -402,6 +421,8 @@ ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *clean)
     clean->walk.store = store;
     clean->walk.log = clean->log;
     clean->walk.expired = ngx_http_upload_store_expired;
+    clean->walk.removed = store->object ? ngx_http_upload_store_removed
+                                        : NULL;
     clean->walk.data = clean;
 
     /* a root that cannot be opened is the run's failure, and its end */
@@ -415,6 +436,118 @@ ngx_http_upload_store_cleanup_start(ngx_http_upload_store_cleanup_t *clean)
                    clean->walk.run.seq);
 
     return NGX_OK;
+}
+
+
+/*
+ * an upload removed, in the walk (a thread, perhaps): kept, without a
+ * pool, for the event loop to queue its objects' deletion
+ */
+
+static void
+ngx_http_upload_store_removed(ngx_http_upload_store_walk_t *walk,
+    u_char *upload, size_t len)
+{
+    u_char                           *p;
+    ngx_http_upload_store_cleanup_t  *clean;
+
+    clean = walk->data;
+
+    if (len >= NGX_HTTP_UPLOAD_STORE_GONE_LEN
+        || clean->ngone == NGX_HTTP_UPLOAD_STORE_GONE_MAX)
+    {
+        return;
+    }
+
+    if (clean->gone == NULL) {
+        clean->gone = ngx_alloc(NGX_HTTP_UPLOAD_STORE_GONE_MAX
+                                * NGX_HTTP_UPLOAD_STORE_GONE_LEN, walk->log);
+        if (clean->gone == NULL) {
+            return;
+        }
+    }
+
+    p = clean->gone + clean->ngone++ * NGX_HTTP_UPLOAD_STORE_GONE_LEN;
+    *p++ = (u_char) len;
+    ngx_memcpy(p, upload, len);
+}
+
+
+/*
+ * the uploads a slice removed: each one's objects deleted by a job of
+ * the object store's queue
+ */
+
+static void
+ngx_http_upload_store_cleanup_objects(ngx_http_upload_store_cleanup_t *clean)
+{
+    u_char                          *p, *last, *slash[3];
+    ngx_uint_t                       i, n, queued;
+    ngx_pool_t                      *pool;
+    ngx_http_upload_store_record_t   rec;
+
+    if (clean->ngone == 0) {
+        return;
+    }
+
+    pool = ngx_create_pool(4096, clean->log);
+    queued = 0;
+
+    for (i = 0; pool != NULL && i < clean->ngone; i++) {
+        p = clean->gone + i * NGX_HTTP_UPLOAD_STORE_GONE_LEN;
+        last = p + 1 + *p;
+        p++;
+
+        ngx_memzero(&rec, sizeof(ngx_http_upload_store_record_t));
+
+        for (n = 0; n < 3; n++) {
+            slash[n] = ngx_strlchr(n ? slash[n - 1] + 1 : p, last, '/');
+
+            if (slash[n] == NULL) {
+                break;
+            }
+        }
+
+        if (n < 3) {
+            continue;
+        }
+
+        rec.customer.data = p;
+        rec.customer.len = slash[0] - p;
+        rec.category.data = slash[0] + 1;
+        rec.category.len = slash[1] - rec.category.data;
+
+        if (last - slash[2] - 1 != NGX_HTTP_UPLOAD_STORE_ID_LEN
+            || ngx_http_upload_store_parse_id(slash[2] + 1,
+                                              NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                                              &rec.created)
+               != NGX_OK)
+        {
+            continue;
+        }
+
+        ngx_memcpy(rec.id, slash[2] + 1, NGX_HTTP_UPLOAD_STORE_ID_LEN);
+
+        if (ngx_http_upload_store_offload_queue(clean->store, &rec, 1, pool,
+                                                clean->log)
+            == NGX_OK)
+        {
+            queued++;
+        }
+
+        ngx_reset_pool(pool);
+    }
+
+    if (pool != NULL) {
+        ngx_destroy_pool(pool);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, clean->log, 0,
+                  "upload store \"%V\": cleanup queued the deletion of the "
+                  "objects of %ui expired uploads", &clean->store->name,
+                  queued);
+
+    clean->ngone = 0;
 }
 
 
@@ -470,6 +603,11 @@ ngx_http_upload_store_cleanup_finish(ngx_http_upload_store_cleanup_t *clean)
                   run->skipped, run->duration, run->slice);
 
     ngx_http_upload_store_stats_cleanup(store, run, 1);
+
+    if (clean->gone != NULL) {
+        ngx_free(clean->gone);
+        clean->gone = NULL;
+    }
 
     (void) ngx_atomic_cmp_set(&store->sh->owner, ngx_pid, 0);
 

@@ -301,6 +301,11 @@ typedef ngx_uint_t (*ngx_http_upload_store_expired_pt)(
     ngx_http_upload_store_walk_t *walk, ngx_http_upload_store_entry_t *e);
 
 
+/* an upload's record removed by a walk: "{customer}/{category}/{day}/{id}" */
+typedef void (*ngx_http_upload_store_removed_pt)(
+    ngx_http_upload_store_walk_t *walk, u_char *upload, size_t len);
+
+
 /*
  * a walk over the store, a slice at a time: the backend's cursor is kept
  * between slices
@@ -312,6 +317,7 @@ struct ngx_http_upload_store_walk_s {
     void                           *cursor;      /* the backend's */
 
     ngx_http_upload_store_expired_pt  expired;
+    ngx_http_upload_store_removed_pt  removed;   /* NULL: not told */
     void                           *data;
 
     ngx_http_upload_store_run_t     run;         /* what it did */

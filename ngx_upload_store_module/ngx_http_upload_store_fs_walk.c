@@ -41,6 +41,8 @@ static ngx_uint_t ngx_http_upload_store_fs_in_use(int dir, u_char *name);
 static void ngx_http_upload_store_fs_expire(
     ngx_http_upload_store_walk_t *walk, int fd,
     ngx_http_upload_store_entry_t *e);
+static void ngx_http_upload_store_fs_removed(
+    ngx_http_upload_store_walk_t *walk, ngx_http_upload_store_entry_t *e);
 static ngx_int_t ngx_http_upload_store_fs_push(
     ngx_http_upload_store_walk_t *walk, ngx_http_upload_store_fs_dir_t *d,
     u_char *name, size_t len, ngx_uint_t level);
@@ -323,10 +325,49 @@ ngx_http_upload_store_fs_expire(ngx_http_upload_store_walk_t *walk, int fd,
 
     walk->run.deleted++;
 
+    if (e->record && walk->removed != NULL) {
+        ngx_http_upload_store_fs_removed(walk, e);
+    }
+
     if (!e->link) {
         ngx_http_upload_store_stats_removed(walk->store, e->size,
                                             e->record ? 0 : 1);
     }
+}
+
+
+/* a record removed: its upload, by the directories it was in */
+
+static void
+ngx_http_upload_store_fs_removed(ngx_http_upload_store_walk_t *walk,
+    ngx_http_upload_store_entry_t *e)
+{
+    u_char                           *p, *last;
+    u_char                            buf[3 * (NGX_HTTP_UPLOAD_STORE_FNAME_MAX
+                                               + 1)
+                                          + NGX_HTTP_UPLOAD_STORE_ID_LEN];
+    ngx_uint_t                        i;
+    ngx_http_upload_store_fs_walk_t  *w;
+
+    w = walk->cursor;
+
+    if (w->depth != NGX_HTTP_UPLOAD_STORE_DEPTH
+        || e->len != NGX_HTTP_UPLOAD_STORE_ID_LEN + sizeof(".json") - 1)
+    {
+        return;
+    }
+
+    p = buf;
+    last = buf + sizeof(buf);
+
+    for (i = 1; i < w->depth; i++) {
+        p = ngx_slprintf(p, last, "%s/", w->dirs[i].name);
+    }
+
+    p = ngx_slprintf(p, last, "%*s", (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                     e->name);
+
+    walk->removed(walk, buf, p - buf);
 }
 
 

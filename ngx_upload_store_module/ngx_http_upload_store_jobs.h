@@ -74,6 +74,7 @@ typedef struct {
 /* an offload to the object store (ngx_http_upload_store_offload.c) */
 
 #define NGX_HTTP_UPLOAD_STORE_ANSWER_MAX  65536
+#define NGX_HTTP_UPLOAD_STORE_RECORD_MAX  (8 * 1024 * 1024)
 
 #define NGX_HTTP_UPLOAD_STORE_EMPTY_SHA256                                   \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -88,6 +89,7 @@ typedef enum {
     ngx_us_head_done,            /* the ETag of the completed upload */
     ngx_us_abort,
     ngx_us_record,
+    ngx_us_find,                 /* the record, for its audio's name */
     ngx_us_delete_audio,
     ngx_us_delete_record
 } ngx_http_upload_store_offload_step_e;

@@ -65,17 +65,20 @@ ngx_http_upload_store_offload_run(ngx_http_upload_store_job_t *job)
     job->transfer.done = ngx_http_upload_store_offload_done;
 
     if (job->remove) {
-        /* the upload was deleted: its objects go, named by its entry */
+        /*
+         * the upload was deleted: its objects go, named by its entry, or
+         * (the cleanup's, which does not read records) by its record in
+         * the bucket
+         */
 
-        if (rec->file.len == 0
-            || ngx_http_upload_store_record_paths(job->pool, store, rec)
-               != NGX_OK)
+        if (ngx_http_upload_store_record_paths(job->pool, store, rec)
+            != NGX_OK)
         {
             ngx_http_upload_store_job_end(job, 1);
             return;
         }
 
-        off->step = ngx_us_delete_audio;
+        off->step = rec->file.len ? ngx_us_delete_audio : ngx_us_find;
         goto keys;
     }
 
@@ -121,9 +124,10 @@ ngx_http_upload_store_offload_run(ngx_http_upload_store_job_t *job)
 
 keys:
 
-    if (ngx_http_upload_store_object_key(job->pool, store, &rec->path,
-                                         &off->key)
-        != NGX_OK
+    if ((rec->path.len
+         && ngx_http_upload_store_object_key(job->pool, store, &rec->path,
+                                             &off->key)
+            != NGX_OK)
         || ngx_http_upload_store_object_key(job->pool, store,
                                             &rec->record_path,
                                             &off->record_key)
@@ -215,6 +219,7 @@ ngx_http_upload_store_offload_next(ngx_http_upload_store_job_t *job,
     ngx_uint_t status, ngx_uint_t ok)
 {
     u_char                           *p, *last;
+    ngx_str_t                         raw;
     curl_off_t                        length;
     ngx_msec_t                        delay;
     ngx_http_upload_store_offload_t  *off;
@@ -341,6 +346,38 @@ ngx_http_upload_store_offload_next(ngx_http_upload_store_job_t *job,
 
         ngx_http_upload_store_offload_finish(job);
         return NGX_OK;
+
+    case ngx_us_find:
+        if (!ok && status == NGX_HTTP_NOT_FOUND) {
+            /* no record there: nothing of it to find, or to delete */
+            ngx_http_upload_store_job_end(job, 1);
+            return NGX_OK;
+        }
+
+        if (!ok) {
+            return NGX_ERROR;
+        }
+
+        raw.data = job->answer;
+        raw.len = job->len;
+
+        if (ngx_http_upload_store_record_parse(job->pool, &raw,
+                                               &job->record, job->log)
+            != NGX_OK
+            || ngx_http_upload_store_audio_path(job->pool, &job->record)
+               != NGX_OK
+            || ngx_http_upload_store_object_key(job->pool, job->store,
+                                                &job->record.path,
+                                                &off->key)
+               != NGX_OK)
+        {
+            /* not a record of this module's: left alone (logged) */
+            ngx_http_upload_store_job_end(job, 1);
+            return NGX_OK;
+        }
+
+        off->step = ngx_us_delete_audio;
+        break;
 
     case ngx_us_delete_audio:
         if (!ok && status != NGX_HTTP_NOT_FOUND) {

@@ -58,7 +58,8 @@ ngx_http_upload_store_offload_send(ngx_http_upload_store_job_t *job)
 
     ngx_http_upload_store_offload_reset(job);
 
-    key = (step == ngx_us_record || step == ngx_us_delete_record)
+    key = (step == ngx_us_record || step == ngx_us_delete_record
+           || step == ngx_us_find)
           ? &off->record_key : &off->key;
 
     easy = ngx_http_upload_store_object_easy(job->store->object, key,
@@ -142,6 +143,16 @@ ngx_http_upload_store_offload_send(ngx_http_upload_store_job_t *job)
                                                off->body.data, off->body.len,
                                                "Content-Type: "
                                                "application/json")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case ngx_us_find:
+        if (ngx_http_upload_store_offload_body(job, easy, "GET", NULL, 0,
+                                               NULL)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -362,21 +373,45 @@ ngx_http_upload_store_offload_write(char *buf, size_t size, size_t n,
 {
     ngx_http_upload_store_job_t *job = data;
 
-    size_t  len;
+    u_char                           *p;
+    size_t                            len, max, cap;
+    ngx_http_upload_store_offload_t  *off;
 
+    off = job->offload;
     len = size * n;
 
-    if (job->answer == NULL) {
-        job->answer = ngx_pnalloc(job->pool,
-                                  NGX_HTTP_UPLOAD_STORE_ANSWER_MAX);
-        if (job->answer == NULL) {
+    /* a record, whole; else a code and an id, which come first */
+
+    max = (off->step == ngx_us_find) ? NGX_HTTP_UPLOAD_STORE_RECORD_MAX
+                                     : NGX_HTTP_UPLOAD_STORE_ANSWER_MAX;
+
+    if (job->len + len > job->cap && job->cap < max) {
+        cap = ngx_max(job->cap * 2, 4096);
+
+        while (cap < job->len + len && cap < max) {
+            cap *= 2;
+        }
+
+        cap = ngx_min(cap, max);
+
+        p = ngx_pnalloc(job->pool, cap);
+        if (p == NULL) {
             return 0;
         }
+
+        if (job->len) {
+            ngx_memcpy(p, job->answer, job->len);
+        }
+
+        job->answer = p;
+        job->cap = cap;
     }
 
-    /* the rest is dropped: a code and an id come first */
+    if (off->step == ngx_us_find && job->len + len > max) {
+        return 0;
+    }
 
-    len = ngx_min(len, NGX_HTTP_UPLOAD_STORE_ANSWER_MAX - job->len);
+    len = ngx_min(len, job->cap - job->len);
 
     ngx_memcpy(job->answer + job->len, buf, len);
     job->len += len;

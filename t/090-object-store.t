@@ -233,7 +233,28 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 8: no region, no credentials: refused at start
+=== TEST 8: retention: the cleanup removes an expired upload and queues the deletion of its objects, which go
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0 retention=3s
+                      interval=1s;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key prefix=node-a/
+                              backoff=100ms..1s;
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- object eval
+{ gone => 1,
+  admin => { "/objects/deleted" => 2, "/cleanup/deleted" => 2,
+             "/objects/offloaded" => 1 } }
+--- error_log eval
+[qr/cleanup queued the deletion of the objects of 1 expired uploads/,
+ qr/objects of customer "acme", id [0-9A-Z]{26} deleted, key "node-a\/acme\/audio\/[-0-9]+\/upload_[0-9A-Z]{26}\.wav"/]
+--- store_files
+
+
+
+=== TEST 9: no region, no credentials: refused at start
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL
@@ -247,7 +268,7 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 9: a prefix that would not be a plain key
+=== TEST 10: a prefix that would not be a plain key
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -261,7 +282,7 @@ invalid parameter "prefix=../x/"
 
 
 
-=== TEST 10: a part size S3 would refuse
+=== TEST 11: a part size S3 would refuse
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -275,7 +296,7 @@ invalid parameter "part_size=1m": from 5m to 5g
 
 
 
-=== TEST 11: a credentials file without a secret
+=== TEST 12: a credentials file without a secret
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -292,7 +313,7 @@ must hold the access key id on its first line and the secret on its second
 
 
 
-=== TEST 12: a zone that is not a store
+=== TEST 13: a zone that is not a store
 --- http_config
     upload_store_object_store nowhere $TEST_NGINX_S3_URL region=us-east-1
                               credentials=../html/s3.key;
