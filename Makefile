@@ -20,7 +20,8 @@
 #                         bench-transcribe (what the module adds to a
 #                         transcription), bench-memory (64 x 100 MiB),
 #                         bench-jobs (background jobs: stall, throughput,
-#                         memory)
+#                         memory), bench-objects (offloads to Ceph RGW
+#                         against curl --aws-sigv4 PUTs)
 
 SHELL      := /bin/bash
 TOP        := $(CURDIR)
@@ -77,7 +78,7 @@ TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
         test-clients \
         fuzz soak bench \
         bench-ingest bench-sweep bench-transcribe bench-memory bench-jobs \
-        clean
+        bench-objects clean
 
 all: build
 
@@ -234,7 +235,8 @@ test-package: deb
 	@$(TOP)/util/deps nginx curl
 	$(TOP)/util/test-package $(BUILD)/deb
 
-bench: bench-ingest bench-sweep bench-transcribe bench-memory bench-jobs
+bench: bench-ingest bench-sweep bench-transcribe bench-memory bench-jobs \
+       bench-objects
 
 bench-ingest: build
 	@$(TOP)/util/deps wrk curl
@@ -255,6 +257,10 @@ bench-memory: build
 bench-jobs: build
 	@$(TOP)/util/deps wrk curl python3
 	$(TOP)/bench/jobs $(NGINX) $(MODPATH)
+
+bench-objects: build
+	@$(TOP)/util/deps curl python3 $(DEB_S3)
+	$(TOP)/bench/objects $(NGINX) $(MODPATH)
 
 # the parser alone, with ASan and UBSan; new inputs go to build/fuzz/corpus
 

@@ -120,7 +120,15 @@ ngx_http_upload_store_offload_run(ngx_http_upload_store_job_t *job)
     }
 
     job->size = ngx_file_size(&fi);
-    off->step = ngx_us_head;
+
+    /*
+     * a first attempt sends at once; a later one may find what an
+     * attempt that did not live to note it sent
+     */
+
+    off->step = (rec->object.attempts > 1) ? ngx_us_head
+                : (job->size > store->object->part_size) ? ngx_us_create
+                : ngx_us_put;
 
 keys:
 
