@@ -145,7 +145,9 @@ keys:
         return;
     }
 
-    off->start = ngx_current_msec;
+    /* the clock, not the loop's cached time: it may be a request old */
+
+    off->start = ngx_http_upload_store_msec();
 
     if (ngx_http_upload_store_offload_send(job) != NGX_OK) {
         ngx_str_set(&off->error, "the request cannot be made");
@@ -502,10 +504,12 @@ ngx_http_upload_store_offload_noted(ngx_http_upload_store_job_t *job)
 {
     ngx_int_t                             rc;
     ngx_http_upload_store_record_t       *rec;
+    ngx_msec_t                            ms;
     ngx_http_upload_store_offload_t      *off;
     ngx_http_upload_store_object_note_t  *note;
 
     off = job->offload;
+    ms = ngx_http_upload_store_msec() - off->start;
     rec = &job->record;
     note = &rec->object;
 
@@ -530,7 +534,7 @@ ngx_http_upload_store_offload_noted(ngx_http_upload_store_job_t *job)
                                          job->size);
         ngx_http_upload_store_stats_object(job->store,
                                          NGX_HTTP_UPLOAD_STORE_OBJ_MS,
-                                         ngx_current_msec - off->start);
+                                         ms);
     }
 
     ngx_http_upload_store_stats_object(job->store,
@@ -542,7 +546,7 @@ ngx_http_upload_store_offload_noted(ngx_http_upload_store_job_t *job)
                   "%O bytes %s key \"%V\" in %M ms", &rec->customer,
                   (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id, job->size,
                   off->sent ? "sent to" : "found at", &off->key,
-                  ngx_current_msec - off->start);
+                  ms);
 
     rc = job->store->backend->save(job->store, rec, job->pool, job->log);
 
