@@ -74,6 +74,7 @@ TEST_ENV    = TEST_NGINX_BINARY=$(NGINX) \
               TEST_NGINX_LOAD_MODULES=$(MODPATH)
 
 .PHONY: all build deps deps-test run test test-valgrind test-asan style \
+        test-sigv4 \
         deb test-package \
         test-clients \
         fuzz soak bench \
@@ -172,7 +173,7 @@ run: build
 	@$(TOP)/util/deps $(DEB_STT) curl
 	$(TOP)/util/run $(NGINX) $(MODPATH)
 
-test: build deps-test
+test: build deps-test test-sigv4
 ifeq ($(HAVE_TN),yes)
 	$(TEST_ENV) $(PROVE) -r t/
 else
@@ -180,6 +181,15 @@ else
 	$(PROVE) -I $(LITE)/lib $(LITE)/t/
 	$(TEST_ENV) $(PROVE) -I $(LITE)/lib -r t/
 endif
+
+# the presigned URL's signer against AWS's published example, apart
+# from nginx (util/sigv4/test.c)
+test-sigv4: deps
+	@mkdir -p $(BUILD)
+	$(CC) -Wall -Wextra -Werror -I ngx_upload_store_module \
+	    -o $(BUILD)/sigv4-test util/sigv4/test.c \
+	    ngx_upload_store_module/ngx_http_upload_store_sigv4.c -lcrypto
+	$(BUILD)/sigv4-test
 
 test-asan: deps deps-test $(ASAN_SO)
 	rm -rf $(BUILD)/asan && mkdir -p $(BUILD)/asan

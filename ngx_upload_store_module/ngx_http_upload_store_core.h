@@ -395,6 +395,15 @@ typedef struct {
     ngx_msec_t                      timeout;
     ngx_msec_t                      connect_timeout;
     void                           *remote;      /* its queue of offloads */
+
+    /* redirect=presigned: reads answered by a 302 to a presigned URL */
+    time_t                          expires;     /* 0: no redirect */
+    ngx_str_t                       scheme;      /* all null-terminated */
+    ngx_str_t                       host;
+    ngx_str_t                       path;        /* the bucket's, or "" */
+    ngx_str_t                       key_id;
+    ngx_str_t                       secret;
+    ngx_str_t                       region;
 } ngx_http_upload_store_object_t;
 
 

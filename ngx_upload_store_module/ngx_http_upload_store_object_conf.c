@@ -24,6 +24,8 @@ static char *ngx_http_upload_store_object_param(ngx_conf_t *cf,
     ngx_http_upload_store_object_t *os, ngx_str_t *param, ngx_str_t *region);
 static char *ngx_http_upload_store_credentials(ngx_conf_t *cf,
     ngx_http_upload_store_object_t *os, ngx_str_t *file);
+static char *ngx_http_upload_store_object_parts(ngx_conf_t *cf,
+    ngx_http_upload_store_object_t *os, ngx_str_t *region);
 
 
 static ngx_str_t  ngx_http_upload_store_offload_name =
@@ -140,6 +142,73 @@ ngx_http_upload_store_object_conf(ngx_conf_t *cf, ngx_command_t *cmd,
 
     (void) ngx_sprintf(os->sigv4.data, "aws:amz:%V:s3%Z", &region);
 
+    return ngx_http_upload_store_object_parts(cf, os, &region);
+}
+
+
+/*
+ * what a presigned URL is made of: the URL's scheme, host and path, the
+ * credentials and the region apart, each null-terminated
+ */
+
+static char *
+ngx_http_upload_store_object_parts(ngx_conf_t *cf,
+    ngx_http_upload_store_object_t *os, ngx_str_t *region)
+{
+    u_char  *p, *host, *slash, *colon;
+
+    p = (u_char *) ngx_strstr(os->url.data, "://");
+    host = p + 3;
+    slash = ngx_strlchr(host, os->url.data + os->url.len, '/');
+
+    if (slash == NULL) {
+        slash = os->url.data + os->url.len;
+    }
+
+    if (slash == host || ngx_strlchr(host, slash, '@') != NULL
+        || ngx_strlchr(os->url.data, os->url.data + os->url.len, '?') != NULL
+        || ngx_strlchr(os->url.data, os->url.data + os->url.len, '#') != NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\": a bucket's URL has a host, "
+                           "no user, query or fragment", &os->url);
+        return NGX_CONF_ERROR;
+    }
+
+    os->scheme.len = p - os->url.data;
+    os->host.len = slash - host;
+    os->path.len = os->url.data + os->url.len - slash;
+
+    colon = ngx_strlchr(os->userpwd.data,
+                        os->userpwd.data + os->userpwd.len, ':');
+
+    os->key_id.len = colon - os->userpwd.data;
+    os->secret.len = os->userpwd.data + os->userpwd.len - colon - 1;
+    os->region.len = region->len;
+
+    os->scheme.data = ngx_pnalloc(cf->pool, os->url.len + os->userpwd.len
+                                            + region->len + 6);
+    if (os->scheme.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    os->host.data = ngx_cpymem(os->scheme.data, os->url.data,
+                               os->scheme.len) + 1;
+    os->path.data = ngx_cpymem(os->host.data, host, os->host.len) + 1;
+    os->key_id.data = ngx_cpymem(os->path.data, slash, os->path.len) + 1;
+    os->secret.data = ngx_cpymem(os->key_id.data, os->userpwd.data,
+                                 os->key_id.len) + 1;
+    os->region.data = ngx_cpymem(os->secret.data, colon + 1,
+                                 os->secret.len) + 1;
+    p = ngx_cpymem(os->region.data, region->data, region->len);
+
+    os->host.data[-1] = '\0';
+    os->path.data[-1] = '\0';
+    os->key_id.data[-1] = '\0';
+    os->secret.data[-1] = '\0';
+    os->region.data[-1] = '\0';
+    *p = '\0';
+
     return NGX_CONF_OK;
 }
 
@@ -248,6 +317,36 @@ ngx_http_upload_store_object_param(ngx_conf_t *cf,
 
         os->keep_local = 0;
         os->keep_time = t;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(param->data, "redirect=", 9) == 0) {
+        if (param->len != 18
+            || ngx_strncmp(param->data + 9, "presigned", 9) != 0)
+        {
+            goto invalid;
+        }
+
+        if (os->expires == 0) {
+            os->expires = 300;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(param->data, "expires=", 8) == 0) {
+        s.data = param->data + 8;
+        s.len = param->len - 8;
+
+        t = ngx_parse_time(&s, 1);
+
+        /* SigV4's limit: 7 days */
+
+        if (t == (time_t) NGX_ERROR || t == 0 || t > 604800) {
+            goto invalid;
+        }
+
+        os->expires = t;
         return NGX_CONF_OK;
     }
 

@@ -6,6 +6,7 @@
 
 #include "ngx_http_upload_store_module.h"
 #include "ngx_http_upload_store_object_read.h"
+#include "ngx_http_upload_store_sigv4.h"
 
 
 /*
@@ -34,6 +35,8 @@ static void ngx_http_upload_store_read_resume(ngx_http_request_t *r);
 static void ngx_http_upload_store_read_done(
     ngx_http_upload_store_transfer_t *t);
 static void ngx_http_upload_store_read_cleanup(void *data);
+static ngx_int_t ngx_http_upload_store_object_redirect(ngx_http_request_t *r,
+    ngx_http_upload_store_t *store, ngx_str_t *key);
 
 
 /*
@@ -59,6 +62,11 @@ ngx_http_upload_store_object_read(ngx_http_request_t *r,
         || ngx_errno != NGX_ENOENT)
     {
         return NGX_DECLINED;
+    }
+
+    if (store->object->expires) {
+        return ngx_http_upload_store_object_redirect(r, store,
+                                                     &rec->object.key);
     }
 
     r->headers_out.content_type = *type;
@@ -635,6 +643,101 @@ finalize:
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * redirect=presigned: a 302 to the object, signed for the request's
+ * method, valid for "expires" seconds; the client's Range goes there
+ */
+
+static ngx_int_t
+ngx_http_upload_store_object_redirect(ngx_http_request_t *r,
+    ngx_http_upload_store_t *store, ngx_str_t *key)
+{
+    ngx_http_upload_store_object_t  *os = store->object;
+
+    u_char                         *path, *p, *url;
+    size_t                          len, i;
+    ngx_table_elt_t                *h;
+    ngx_http_upload_store_sigv4_t   req;
+
+    static ngx_str_t  empty = ngx_null_string;
+
+    /* the key encoded as SigV4 wants it: all but unreserved and "/" */
+
+    path = ngx_pnalloc(r->pool, os->path.len + 1 + 3 * key->len + 1);
+    if (path == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(path, os->path.data, os->path.len);
+    *p++ = '/';
+
+    for (i = 0; i < key->len; i++) {
+        if ((key->data[i] >= 'A' && key->data[i] <= 'Z')
+            || (key->data[i] >= 'a' && key->data[i] <= 'z')
+            || (key->data[i] >= '0' && key->data[i] <= '9')
+            || ngx_strlchr((u_char *) "-._~/", (u_char *) "-._~/" + 5,
+                           key->data[i]))
+        {
+            *p++ = key->data[i];
+            continue;
+        }
+
+        p = ngx_sprintf(p, "%%%02Xi", (ngx_int_t) key->data[i]);
+    }
+
+    *p = '\0';
+
+    req.method = (r->method == NGX_HTTP_HEAD) ? "HEAD" : "GET";
+    req.scheme = (char *) os->scheme.data;
+    req.host = (char *) os->host.data;
+    req.path = (char *) path;
+    req.key_id = (char *) os->key_id.data;
+    req.secret = (char *) os->secret.data;
+    req.region = (char *) os->region.data;
+    req.now = ngx_time();
+    req.expires = (unsigned) os->expires;
+
+    len = os->scheme.len + os->host.len + (p - path) + 512;
+
+    url = ngx_pnalloc(r->pool, len);
+    if (url == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_http_upload_store_sigv4_presign((char *) url, len, &req);
+    if (len == 0) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Location");
+    h->value.data = url;
+    h->value.len = len;
+    r->headers_out.location = h;
+
+    /* no cache keeps a URL past its signature */
+
+    if (ngx_http_upload_store_add_header(r, "Cache-Control",
+                                         &(ngx_str_t)
+                                         ngx_string("no-store"))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_http_upload_store_stats_object(store,
+                                       NGX_HTTP_UPLOAD_STORE_OBJ_READS, 1);
+
+    return ngx_http_upload_store_send(r, NGX_HTTP_MOVED_TEMPORARILY, &empty,
+                                      &empty);
 }
 
 

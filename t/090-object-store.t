@@ -8,6 +8,7 @@ use Test::Nginx::Socket;
 use lib 't/lib';
 use UploadStore;
 use ObjectStore;
+use HTTP::Tiny;
 
 BEGIN { ObjectStore::start() }
 
@@ -55,6 +56,47 @@ upload-store-test-secret-0123456789abcdef
 _EOC_
     },
 );
+
+# the 302 itself: its URL signed for the method, valid 120 s, refused by
+# the gateway once altered
+
+sub presigned {
+    my (@err, $r);
+    my $port = server_port();
+    my $http = HTTP::Tiny->new(max_redirect => 0);
+    my ($rec) = glob(Test::Nginx::Util::html_dir()
+                     . "/store/acme/audio/*/*.json");
+    my ($id) = ($rec // '') =~ m{/([0-9A-Z]{26})\.json$};
+
+    return "no record" unless $id;
+
+    for my $method (qw(GET HEAD)) {
+        $r = $http->request($method, "http://127.0.0.1:$port/files/$id",
+                            { headers => { 'X-Customer' => 'acme' } });
+        my $url = $r->{headers}{location} // '';
+
+        push @err, "$method: $r->{status}" if $r->{status} != 302;
+        push @err, "$method: Location $url"
+            unless $url =~ m{^\Q$ENV{TEST_NGINX_S3_URL}\E/node-a/acme/audio/[-0-9]+/upload_$id\.wav\?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=UPLOADSTORETESTKEY01%2F\d{8}%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=\d{8}T\d{6}Z&X-Amz-Expires=120&X-Amz-SignedHeaders=host&X-Amz-Signature=[0-9a-f]{64}$};
+        push @err, "$method: Cache-Control "
+                   . ($r->{headers}{'cache-control'} // '')
+            if ($r->{headers}{'cache-control'} // '') ne 'no-store';
+
+        $r = HTTP::Tiny->new->request($method, $url);
+        push @err, "$method of the URL: $r->{status}" if $r->{status} != 200;
+
+        my $other = $method eq 'GET' ? 'HEAD' : 'GET';
+        $r = HTTP::Tiny->new->request($other, $url);
+        push @err, "$other of the $method URL: $r->{status}"
+            if $r->{status} != 403;
+
+        (my $longer = $url) =~ s/X-Amz-Expires=120/X-Amz-Expires=604800/;
+        $r = HTTP::Tiny->new->request($method, $longer);
+        push @err, "$method, altered: $r->{status}" if $r->{status} != 403;
+    }
+
+    return @err;
+}
 
 run_tests();
 
@@ -254,7 +296,33 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 9: no region, no credentials: refused at start
+=== TEST 9: redirect=presigned: an evicted upload is a 302 to a URL the gateway accepts, for the client's method; altered, it is refused
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key prefix=node-a/
+                              keep_local=off redirect=presigned expires=2m
+                              backoff=100ms..1s;
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- object eval
+{ until => sub { my $h = Test::Nginx::Util::html_dir();
+                 defined $_[0]{object}{etag}
+                 && !glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav" },
+  get => [["/files/ID", { "X-Customer" => "acme" }, 200, $::Audio],
+          ["/files/ID", { "X-Customer" => "acme", Range => "bytes=4-11" },
+           206, "....WAVE"]],
+  run => \&::presigned,
+  admin => { "/objects/reads" => 4 } }
+--- store_files
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 10: no region, no credentials: refused at start
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL
@@ -268,7 +336,7 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 10: a prefix that would not be a plain key
+=== TEST 11: a prefix that would not be a plain key
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -282,7 +350,7 @@ invalid parameter "prefix=../x/"
 
 
 
-=== TEST 11: a part size S3 would refuse
+=== TEST 12: a part size S3 would refuse
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -296,7 +364,7 @@ invalid parameter "part_size=1m": from 5m to 5g
 
 
 
-=== TEST 12: a credentials file without a secret
+=== TEST 13: a credentials file without a secret
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -313,7 +381,7 @@ must hold the access key id on its first line and the secret on its second
 
 
 
-=== TEST 13: a zone that is not a store
+=== TEST 14: a zone that is not a store
 --- http_config
     upload_store_object_store nowhere $TEST_NGINX_S3_URL region=us-east-1
                               credentials=../html/s3.key;
