@@ -544,6 +544,7 @@ CURL *ngx_http_upload_store_object_easy(ngx_http_upload_store_object_t *os,
     ngx_pool_t *pool);
 void ngx_http_upload_store_object_code(u_char *body, size_t len,
     ngx_str_t *code);
+u_char *ngx_http_upload_store_object_escape(u_char *dst, ngx_str_t *key);
 
 /* metrics */
 

@@ -113,7 +113,9 @@ ngx_http_upload_store_files_handler(ngx_http_request_t *r)
 
     rc = store->backend->load(store, rec, &raw, r->pool, r->connection->log);
 
-    if (rc == NGX_DECLINED && store->object != NULL) {
+    if (rc == NGX_DECLINED && store->object != NULL
+        && !ngx_http_upload_store_offload_deleted(store, rec->id, r->pool))
+    {
         /* not on this node: in the bucket, if another node stored it */
 
         rc = ngx_http_upload_store_object_record(r, ctx, what,

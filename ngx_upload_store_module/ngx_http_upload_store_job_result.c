@@ -19,6 +19,11 @@ static ngx_int_t ngx_http_upload_store_job_entry(
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
     ngx_http_upload_store_remote_t *remote, ngx_str_t *location,
     ngx_uint_t remove, ngx_pool_t *pool, ngx_log_t *log);
+static ngx_uint_t ngx_http_upload_store_job_deleting(ngx_str_t *entry);
+static char *ngx_http_upload_store_entry_json(
+    ngx_http_upload_store_record_t *rec,
+    ngx_http_upload_store_remote_t *remote, ngx_str_t *location,
+    ngx_uint_t remove, ngx_uint_t attempts);
 
 
 /* a stored upload queued for its location's provider */
@@ -68,7 +73,6 @@ ngx_http_upload_store_job_entry(ngx_http_upload_store_t *store,
 {
     char       *dump;
     size_t      len;
-    json_t     *json;
     ssize_t     n;
     ngx_fd_t    fd;
     ngx_err_t   err;
@@ -81,27 +85,16 @@ ngx_http_upload_store_job_entry(ngx_http_upload_store_t *store,
         return NGX_ERROR;
     }
 
-    json = json_pack("{s:s%,s:s%,s:s%,s:s%,s:s%,s:s%,s:b}",
-                     "id", (char *) rec->id,
-                     (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
-                     "customer", (char *) rec->customer.data,
-                     rec->customer.len,
-                     "category", (char *) rec->category.data,
-                     rec->category.len,
-                     "provider", (char *) remote->name.data,
-                     remote->name.len,
-                     "location", location->len ? (char *) location->data : "",
-                     location->len,
-                     "file", rec->file.len ? (char *) rec->file.data : "",
-                     rec->file.len,
-                     "delete", (int) remove);
-    if (json == NULL) {
-        return NGX_ERROR;
+    /* an offload queued again does not take a delete's place */
+
+    if (!remove && remote->store != NULL
+        && ngx_http_upload_store_job_deleting(&entry))
+    {
+        return NGX_OK;
     }
 
-    dump = json_dumps(json, JSON_COMPACT);
-    json_decref(json);
-
+    dump = ngx_http_upload_store_entry_json(rec, remote, location, remove,
+                                            0);
     if (dump == NULL) {
         return NGX_ERROR;
     }
@@ -148,6 +141,132 @@ ngx_http_upload_store_job_entry(ngx_http_upload_store_t *store,
     ngx_http_upload_store_jobs_ready(store, remote, rec->id);
 
     return NGX_OK;
+}
+
+
+/* an entry's content: the upload, its queue, what to do */
+
+static char *
+ngx_http_upload_store_entry_json(ngx_http_upload_store_record_t *rec,
+    ngx_http_upload_store_remote_t *remote, ngx_str_t *location,
+    ngx_uint_t remove, ngx_uint_t attempts)
+{
+    char    *dump;
+    json_t  *json;
+
+    json = json_pack("{s:s%,s:s%,s:s%,s:s%,s:s%,s:s%,s:b,s:i}",
+                     "id", (char *) rec->id,
+                     (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN,
+                     "customer", (char *) rec->customer.data,
+                     rec->customer.len,
+                     "category", (char *) rec->category.data,
+                     rec->category.len,
+                     "provider", (char *) remote->name.data,
+                     remote->name.len,
+                     "location", location->len ? (char *) location->data : "",
+                     location->len,
+                     "file", rec->file.len ? (char *) rec->file.data : "",
+                     rec->file.len,
+                     "delete", (int) remove,
+                     "attempts", (int) attempts);
+    if (json == NULL) {
+        return NULL;
+    }
+
+    dump = json_dumps(json, JSON_COMPACT);
+    json_decref(json);
+
+    return dump;
+}
+
+
+/*
+ * a delete job's attempts, written into its entry (locked by the job,
+ * rewritten in place): the next attempt waits longer
+ */
+
+ngx_int_t
+ngx_http_upload_store_job_entry_attempts(ngx_http_upload_store_job_t *job,
+    ngx_uint_t attempts)
+{
+    char       *dump;
+    size_t      len;
+    ssize_t     n;
+    ngx_str_t   none = ngx_null_string;
+
+    dump = ngx_http_upload_store_entry_json(&job->record, job->remote, &none,
+                                            job->remove, attempts);
+    if (dump == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = ngx_strlen(dump);
+
+    n = pwrite(job->entry, dump, len, 0);
+
+    free(dump);
+
+    if (n != (ssize_t) len || ftruncate(job->entry, len) == -1) {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      "pwrite() \"%V\" failed", &job->entry_path);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * an upload deleted here whose objects are still to be deleted: not to
+ * be served from the bucket meanwhile
+ */
+
+ngx_uint_t
+ngx_http_upload_store_offload_deleted(ngx_http_upload_store_t *store,
+    u_char *id, ngx_pool_t *pool)
+{
+    ngx_str_t                        entry, temp;
+    ngx_http_upload_store_remote_t  *remote;
+
+    remote = store->object ? store->object->remote : NULL;
+
+    return remote != NULL
+           && ngx_http_upload_store_job_paths(pool, store, &remote->name, id,
+                                              &entry, &temp)
+              == NGX_OK
+           && ngx_http_upload_store_job_deleting(&entry);
+}
+
+
+/* whether an upload's object store entry is a delete: the upload is gone */
+
+static ngx_uint_t
+ngx_http_upload_store_job_deleting(ngx_str_t *entry)
+{
+    u_char        buf[NGX_HTTP_UPLOAD_STORE_ENTRY_MAX];
+    json_t       *json;
+    ssize_t       n;
+    ngx_fd_t      fd;
+    ngx_uint_t    deleting;
+    json_error_t  error;
+
+    fd = ngx_open_file(entry->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        return 0;
+    }
+
+    n = ngx_read_fd(fd, buf, sizeof(buf));
+    (void) ngx_close_file(fd);
+
+    json = (n > 0 && n < (ssize_t) sizeof(buf))
+           ? json_loadb((char *) buf, n, 0, &error) : NULL;
+
+    deleting = json_is_true(json_object_get(json, "delete"));
+
+    json_decref(json);
+
+    return deleting;
 }
 
 
@@ -208,6 +327,7 @@ void
 ngx_http_upload_store_job_transcribed(ngx_http_upload_store_job_t *job,
     ngx_str_t *text)
 {
+    ngx_int_t                        rc;
     ngx_http_upload_store_t         *store;
     ngx_http_upload_store_record_t  *rec;
 
@@ -242,14 +362,20 @@ ngx_http_upload_store_job_transcribed(ngx_http_upload_store_job_t *job,
 
     ngx_http_upload_store_job_webhook_wanted(job);
 
-    if (store->backend->save(store, rec, job->pool, job->log) == NGX_ERROR) {
+    rc = store->backend->save(store, rec, job->pool, job->log);
+
+    if (rc == NGX_ERROR) {
         /* the entry stays: the job runs again, later */
         ngx_http_upload_store_job_postpone(job, "the record cannot be saved");
         return;
     }
 
-    (void) ngx_http_upload_store_offload_queue(store, rec, 0, job->pool,
-                                               job->log);
+    /* the bucket's record with the transcript; none for one deleted */
+
+    if (rc == NGX_OK) {
+        (void) ngx_http_upload_store_offload_queue(store, rec, 0, job->pool,
+                                                   job->log);
+    }
 
     ngx_http_upload_store_stats_transcription(store, rec->outcome,
                                               rec->transcribe_ms);
@@ -353,6 +479,7 @@ void
 ngx_http_upload_store_job_failed(ngx_http_upload_store_job_t *job,
     ngx_uint_t outcome, ngx_uint_t status)
 {
+    ngx_int_t                        rc;
     ngx_http_upload_store_t         *store;
     ngx_http_upload_store_record_t  *rec;
 
@@ -379,16 +506,18 @@ ngx_http_upload_store_job_failed(ngx_http_upload_store_job_t *job,
 
         ngx_http_upload_store_job_webhook_wanted(job);
 
-        if (store->backend->save(store, rec, job->pool, job->log)
-            == NGX_ERROR)
-        {
+        rc = store->backend->save(store, rec, job->pool, job->log);
+
+        if (rc == NGX_ERROR) {
             ngx_http_upload_store_job_postpone(job,
                                                "the record cannot be saved");
             return;
         }
 
-        (void) ngx_http_upload_store_offload_queue(store, rec, 0, job->pool,
-                                                   job->log);
+        if (rc == NGX_OK) {
+            (void) ngx_http_upload_store_offload_queue(store, rec, 0,
+                                                       job->pool, job->log);
+        }
 
         ngx_http_upload_store_stats_transcription(store, outcome,
                                                   rec->transcribe_ms);

@@ -528,6 +528,12 @@ ngx_http_upload_store_job_read(ngx_http_upload_store_job_t *job,
     /* an object store's: its objects to delete, named by the audio */
 
     job->remove = json_is_true(json_object_get(json, "delete"));
+
+    v = json_object_get(json, "attempts");
+    job->attempts = (json_is_integer(v) && json_integer_value(v) > 0
+                     && json_integer_value(v) < 1000)
+                    ? (ngx_uint_t) json_integer_value(v) : 0;
+
     v = json_object_get(json, "file");
 
     if (json_is_string(v)) {

@@ -67,6 +67,8 @@ typedef struct {
 
     unsigned                           too_big:1;
     unsigned                           remove:1;    /* its objects go */
+    ngx_uint_t                         attempts;    /* a delete's, from
+                                                       its entry */
     unsigned                           started:1;   /* counted running */
 } ngx_http_upload_store_job_t;
 
@@ -168,6 +170,8 @@ void ngx_http_upload_store_job_unlink(ngx_http_upload_store_job_t *job);
 void ngx_http_upload_store_job_release(ngx_http_upload_store_job_t *job);
 void ngx_http_upload_store_jobs_post(void);
 void ngx_http_upload_store_offload_run(ngx_http_upload_store_job_t *job);
+ngx_int_t ngx_http_upload_store_job_entry_attempts(
+    ngx_http_upload_store_job_t *job, ngx_uint_t attempts);
 ngx_int_t ngx_http_upload_store_offload_send(ngx_http_upload_store_job_t *job);
 void ngx_http_upload_store_offload_reset(ngx_http_upload_store_job_t *job);
 

@@ -313,6 +313,8 @@ ngx_int_t ngx_http_upload_store_add_variables(ngx_conf_t *cf);
 typedef ngx_int_t (*ngx_http_upload_store_found_pt)(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_uint_t what, ngx_str_t *remote);
 
+ngx_uint_t ngx_http_upload_store_offload_deleted(
+    ngx_http_upload_store_t *store, u_char *id, ngx_pool_t *pool);
 ngx_int_t ngx_http_upload_store_object_record(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_uint_t what,
     ngx_http_upload_store_found_pt found);

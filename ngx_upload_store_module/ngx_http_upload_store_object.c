@@ -66,7 +66,7 @@ ngx_http_upload_store_object_easy(ngx_http_upload_store_object_t *os,
     size_t              len;
     CURL               *easy;
 
-    len = os->url.len + 1 + (key ? key->len : 0)
+    len = os->url.len + 1 + (key ? 3 * key->len : 0)
           + (query ? 1 + ngx_strlen(query) : 0) + 1;
 
     url = ngx_pnalloc(pool, len);
@@ -78,7 +78,7 @@ ngx_http_upload_store_object_easy(ngx_http_upload_store_object_t *os,
     *p++ = '/';
 
     if (key) {
-        p = ngx_cpymem(p, key->data, key->len);
+        p = ngx_http_upload_store_object_escape(p, key);
     }
 
     if (query) {
@@ -118,6 +118,40 @@ ngx_http_upload_store_object_easy(ngx_http_upload_store_object_t *os,
     }
 
     return easy;
+}
+
+
+/*
+ * a key in a URL: all but unreserved characters and "/" escaped, as
+ * SigV4's canonical path has it (S3 does not escape twice); dst has
+ * room for 3 * key->len
+ */
+
+u_char *
+ngx_http_upload_store_object_escape(u_char *dst, ngx_str_t *key)
+{
+    u_char      c;
+    size_t      i;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    for (i = 0; i < key->len; i++) {
+        c = key->data[i];
+
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9')
+            || c == '-' || c == '.' || c == '_' || c == '~' || c == '/')
+        {
+            *dst++ = c;
+            continue;
+        }
+
+        *dst++ = '%';
+        *dst++ = hex[c >> 4];
+        *dst++ = hex[c & 0xf];
+    }
+
+    return dst;
 }
 
 

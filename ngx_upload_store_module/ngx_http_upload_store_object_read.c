@@ -240,11 +240,19 @@ ngx_http_upload_store_read_header(char *buf, size_t size, size_t n,
     if (len <= 2) {
         /* their end: a 2xx is answered now, body or not */
 
-        if (rd->status >= 200 && rd->status < 300 && !rd->record
-            && ngx_http_upload_store_read_send_header(rd) != NGX_OK)
-        {
-            rd->failed = 1;
-            return 0;
+        if (rd->status >= 200 && rd->status < 300 && !rd->record) {
+
+            if (ngx_http_upload_store_read_send_header(rd) != NGX_OK) {
+                rd->failed = 1;
+                return 0;
+            }
+
+            /* a 304 of the not modified filter: the body is not wanted */
+
+            if (rd->request->header_only) {
+                rd->enough = 1;
+                return 0;
+            }
         }
 
         return len;
@@ -574,7 +582,7 @@ ngx_http_upload_store_read_done(ngx_http_upload_store_transfer_t *t)
     ngx_int_t            rc;
     ngx_str_t            code;
     ngx_buf_t           *b;
-    ngx_chain_t          out;
+    ngx_chain_t         *out;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
@@ -590,6 +598,14 @@ ngx_http_upload_store_read_done(ngx_http_upload_store_transfer_t *t)
                       curl_easy_strerror(t->result), rd->status,
                       code.len ? ", " : "", &code);
 
+        if (rd->status == NGX_HTTP_RANGE_NOT_SATISFIABLE) {
+            rc = ngx_http_upload_store_set_error(r,
+                                          NGX_HTTP_RANGE_NOT_SATISFIABLE,
+                                          "range_not_satisfiable",
+                                          "the range is outside the upload");
+            goto finalize;
+        }
+
         rc = (rd->status == NGX_HTTP_NOT_FOUND)
              ? ngx_http_upload_store_set_error(r, NGX_HTTP_NOT_FOUND,
                                                "not_found", "no such upload")
@@ -597,6 +613,11 @@ ngx_http_upload_store_read_done(ngx_http_upload_store_transfer_t *t)
                                                "object_store_failed",
                                                "the object store did not "
                                                "answer as expected");
+        goto finalize;
+    }
+
+    if (rd->enough) {
+        rc = NGX_OK;
         goto finalize;
     }
 
@@ -624,10 +645,18 @@ ngx_http_upload_store_read_done(ngx_http_upload_store_transfer_t *t)
     b->last_buf = 1;
     b->last_in_chain = 1;
 
-    out.buf = b;
-    out.next = NULL;
+    /* from the pool: the link may stay busy after this returns */
 
-    if (ngx_http_upload_store_read_flush(rd, &out) != NGX_OK) {
+    out = ngx_alloc_chain_link(r->pool);
+    if (out == NULL) {
+        rc = NGX_ERROR;
+        goto finalize;
+    }
+
+    out->buf = b;
+    out->next = NULL;
+
+    if (ngx_http_upload_store_read_flush(rd, out) != NGX_OK) {
         rc = NGX_ERROR;
         goto finalize;
     }
@@ -658,7 +687,7 @@ ngx_http_upload_store_object_redirect(ngx_http_request_t *r,
     ngx_http_upload_store_object_t  *os = store->object;
 
     u_char                         *path, *p, *url;
-    size_t                          len, i;
+    size_t                          len;
     ngx_table_elt_t                *h;
     ngx_http_upload_store_sigv4_t   req;
 
@@ -673,21 +702,7 @@ ngx_http_upload_store_object_redirect(ngx_http_request_t *r,
 
     p = ngx_cpymem(path, os->path.data, os->path.len);
     *p++ = '/';
-
-    for (i = 0; i < key->len; i++) {
-        if ((key->data[i] >= 'A' && key->data[i] <= 'Z')
-            || (key->data[i] >= 'a' && key->data[i] <= 'z')
-            || (key->data[i] >= '0' && key->data[i] <= '9')
-            || ngx_strlchr((u_char *) "-._~/", (u_char *) "-._~/" + 5,
-                           key->data[i]))
-        {
-            *p++ = key->data[i];
-            continue;
-        }
-
-        p = ngx_sprintf(p, "%%%02Xi", (ngx_int_t) key->data[i]);
-    }
-
+    p = ngx_http_upload_store_object_escape(p, key);
     *p = '\0';
 
     req.method = (r->method == NGX_HTTP_HEAD) ? "HEAD" : "GET";

@@ -44,6 +44,7 @@ typedef struct {
     unsigned                           paused:1;
     unsigned                           failed:1;    /* the client's side */
     unsigned                           record:1;    /* kept, not sent */
+    unsigned                           enough:1;    /* a 304: no body */
 } ngx_http_upload_store_read_t;
 
 

@@ -36,6 +36,8 @@ static void ngx_http_upload_store_offload_finish(
 static void ngx_http_upload_store_offload_failed(
     ngx_http_upload_store_job_t *job, ngx_uint_t status);
 static void ngx_http_upload_store_offload_again(ngx_event_t *ev);
+static ngx_int_t ngx_http_upload_store_offload_save(
+    ngx_http_upload_store_job_t *job, ngx_uint_t save);
 
 
 void
@@ -95,10 +97,25 @@ ngx_http_upload_store_offload_run(ngx_http_upload_store_job_t *job)
         return;
     }
 
+    /* the attempts of this offload: counted again after a success */
+
+    if (rec->object.key.len && rec->object.etag.len) {
+        rec->object.attempts = 0;
+    }
+
     rec->object.attempts++;
 
     if (rec->object.key.len && rec->object.etag.len) {
         /* the audio is there: the record is brought up to date */
+
+        if (ngx_http_upload_store_record_dump(job->pool, rec, &off->body,
+                                              job->log)
+            != NGX_OK)
+        {
+            ngx_http_upload_store_job_end(job, 0);
+            return;
+        }
+
         off->step = ngx_us_record;
         goto keys;
     }
@@ -198,7 +215,7 @@ ngx_http_upload_store_offload_done(ngx_http_upload_store_transfer_t *t)
         ok = 0;
     }
 
-    if (!ok) {
+    if (!ok && off->step != ngx_us_abort) {
         ngx_http_upload_store_object_code(job->answer, job->len, &s3);
 
         if (t->result != CURLE_OK) {
@@ -548,16 +565,18 @@ ngx_http_upload_store_offload_noted(ngx_http_upload_store_job_t *job)
                   off->sent ? "sent to" : "found at", &off->key,
                   ms);
 
-    rc = job->store->backend->save(job->store, rec, job->pool, job->log);
+    rc = ngx_http_upload_store_offload_save(job, 1);
 
     if (rc == NGX_DECLINED) {
+        /* deleted meanwhile: what was sent goes too */
+        job->remove = 1;
         off->step = ngx_us_delete_audio;
         return ngx_http_upload_store_offload_send(job);
     }
 
     if (rc != NGX_OK
-        || ngx_http_upload_store_record_dump(job->pool, rec, &off->body,
-                                             job->log)
+        || ngx_http_upload_store_record_dump(job->pool, &job->record,
+                                             &off->body, job->log)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -580,9 +599,34 @@ ngx_http_upload_store_offload_finish(ngx_http_upload_store_job_t *job)
     uint64_t                          until;
     ngx_http_upload_store_object_t   *os;
     ngx_http_upload_store_record_t   *rec;
+    ngx_http_upload_store_offload_t  *off;
 
     os = job->store->object;
     rec = &job->record;
+    off = job->offload;
+
+    /* as the record is now: deleted, or queued again, meanwhile */
+
+    switch (ngx_http_upload_store_offload_save(job, 0)) {
+
+    case NGX_DECLINED:
+        /* deleted while its record was sent: both objects go */
+        job->remove = 1;
+        off->step = ngx_us_delete_audio;
+
+        if (ngx_http_upload_store_offload_send(job) != NGX_OK) {
+            ngx_http_upload_store_offload_failed(job, 0);
+        }
+
+        return;
+
+    case NGX_OK:
+        break;
+
+    default:
+        ngx_http_upload_store_job_end(job, 1);
+        return;
+    }
 
     if (os->keep_local
         || rec->state == NGX_HTTP_UPLOAD_STORE_QUEUED
@@ -643,7 +687,7 @@ ngx_http_upload_store_offload_failed(ngx_http_upload_store_job_t *job,
         }
     }
 
-    attempts = job->remove ? 3 : rec->object.attempts;
+    attempts = job->remove ? job->attempts + 1 : rec->object.attempts;
 
     if (!job->remove) {
         rec->object.error = off->error;
@@ -659,8 +703,7 @@ ngx_http_upload_store_offload_failed(ngx_http_upload_store_job_t *job,
         ngx_http_upload_store_stats_object(job->store,
                                            NGX_HTTP_UPLOAD_STORE_OBJ_FAILED,
                                            1);
-        (void) job->store->backend->save(job->store, rec, job->pool,
-                                         job->log);
+        (void) ngx_http_upload_store_offload_save(job, 1);
         ngx_http_upload_store_job_end(job, 1);
         return;
     }
@@ -682,12 +725,60 @@ ngx_http_upload_store_offload_failed(ngx_http_upload_store_job_t *job,
 
     ngx_http_upload_store_job_later(job, ngx_http_upload_store_now() + delay);
 
-    if (!job->remove) {
-        (void) job->store->backend->save(job->store, rec, job->pool,
-                                         job->log);
+    if (job->remove) {
+        /* its attempts in its entry: the backoff grows as for the rest */
+        (void) ngx_http_upload_store_job_entry_attempts(job, attempts);
+
+    } else {
+        (void) ngx_http_upload_store_offload_save(job, 1);
     }
 
     ngx_http_upload_store_job_end(job, 0);
+}
+
+
+/*
+ * the record as it is now, reloaded: other writers (a transcription, a
+ * POST .../transcript) may have saved it since the offload loaded it;
+ * save: with this offload's note, the only member the offload owns
+ */
+
+static ngx_int_t
+ngx_http_upload_store_offload_save(ngx_http_upload_store_job_t *job,
+    ngx_uint_t save)
+{
+    ngx_int_t                        rc;
+    ngx_str_t                        raw;
+    ngx_http_upload_store_t         *store;
+    ngx_http_upload_store_record_t   now;
+
+    store = job->store;
+
+    ngx_memzero(&now, sizeof(ngx_http_upload_store_record_t));
+    ngx_memcpy(now.id, job->record.id, NGX_HTTP_UPLOAD_STORE_ID_LEN);
+    now.customer = job->record.customer;
+    now.category = job->record.category;
+    now.created = job->record.created;
+
+    rc = store->backend->load(store, &now, &raw, job->pool, job->log);
+
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_ERROR;
+    }
+
+    now.object = job->record.object;
+
+    if (save) {
+        rc = store->backend->save(store, &now, job->pool, job->log);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    job->record = now;
+
+    return NGX_OK;
 }
 
 

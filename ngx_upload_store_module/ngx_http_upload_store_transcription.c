@@ -639,9 +639,12 @@ ngx_http_upload_store_failed(ngx_http_request_t *r,
 
     /* the audio stays, for a retry */
 
-    (void) store->backend->save(store, rec, r->pool, r->connection->log);
-    (void) ngx_http_upload_store_offload_queue(store, rec, 0, r->pool,
-                                               r->connection->log);
+    if (store->backend->save(store, rec, r->pool, r->connection->log)
+        == NGX_OK)
+    {
+        (void) ngx_http_upload_store_offload_queue(store, rec, 0, r->pool,
+                                                   r->connection->log);
+    }
 
     ctx->transcription->finished = 1;
 
@@ -773,9 +776,10 @@ ngx_http_upload_store_transcription_cleanup(void *data)
                                   NGX_HTTP_UPLOAD_STORE_OUTCOME_CLIENT_CLOSED,
                                   ctx->record.transcribe_ms);
 
-    (void) store->backend->save(store, &ctx->record, pool, log);
-    (void) ngx_http_upload_store_offload_queue(store, &ctx->record, 0, pool,
-                                               log);
+    if (store->backend->save(store, &ctx->record, pool, log) == NGX_OK) {
+        (void) ngx_http_upload_store_offload_queue(store, &ctx->record, 0,
+                                                   pool, log);
+    }
 
     ngx_destroy_pool(pool);
 }

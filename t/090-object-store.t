@@ -9,6 +9,8 @@ use lib 't/lib';
 use UploadStore;
 use ObjectStore;
 use HTTP::Tiny;
+use JSON::PP;
+use Time::HiRes ();
 
 BEGIN { ObjectStore::start() }
 
@@ -94,6 +96,83 @@ sub presigned {
         $r = HTTP::Tiny->new->request($method, $longer);
         push @err, "$method, altered: $r->{status}" if $r->{status} != 403;
     }
+
+    return @err;
+}
+
+# a conditional GET of an object: 304 at once, its body not read
+
+sub conditional {
+    my (@err, $r);
+    my $port = server_port();
+    my ($rec) = glob(Test::Nginx::Util::html_dir()
+                     . "/store/acme/audio/*/*.json");
+    my ($id) = ($rec // '') =~ m{/([0-9A-Z]{26})\.json$};
+    my $url = "http://127.0.0.1:$port/files/$id";
+
+    $r = HTTP::Tiny->new->get($url, { headers => { 'X-Customer' => 'acme' } });
+    my $etag = $r->{headers}{etag} // '';
+    push @err, "ETag $etag" unless $etag =~ /^"[0-9a-f]{32}"$/;
+
+    $r = HTTP::Tiny->new->get($url, { headers => { 'X-Customer' => 'acme',
+                                                   'If-None-Match' => $etag } });
+    push @err, "If-None-Match: $r->{status}" if $r->{status} != 304;
+
+    $r = HTTP::Tiny->new->get($url, { headers => { 'X-Customer' => 'acme',
+                                                   Range => 'bytes=900000-' } });
+    push @err, "a range outside: $r->{status} $r->{content}"
+        unless $r->{status} == 416
+               && $r->{content} =~ /"code":"range_not_satisfiable"/;
+
+    return @err;
+}
+
+# offloaded, the gateway stopped, DELETE: 204 and then 404 (from this
+# node's tombstone: with the gateway away, a look in the bucket would be
+# 502); the gateway back: the objects go
+
+sub deleted_while_away {
+    my (@err, $r, $rec);
+    my $port = server_port();
+    my ($file) = glob(Test::Nginx::Util::html_dir()
+                      . "/store/acme/audio/*/*.json");
+    my ($id) = ($file // '') =~ m{/([0-9A-Z]{26})\.json$};
+    my $url = "http://127.0.0.1:$port/files/$id";
+    my $http = HTTP::Tiny->new(default_headers => { 'X-Customer' => 'acme' });
+
+    for (1 .. 100) {
+        $r = $http->get("$url/metadata");
+        $rec = eval { JSON::PP->new->decode($r->{content}) } // {};
+        last if defined $rec->{object}{etag};
+        Time::HiRes::sleep(0.1);
+    }
+
+    return "not offloaded" unless defined $rec->{object}{etag};
+
+    ObjectStore::gateway('stop');
+
+    $r = $http->request('DELETE', $url);
+    push @err, "DELETE $r->{status}" if $r->{status} != 204;
+
+    for my $u ($url, "$url/metadata") {
+        $r = $http->get($u);
+        push @err, "GET $u after DELETE: $r->{status}" if $r->{status} != 404;
+    }
+
+    Time::HiRes::sleep(1);
+    ObjectStore::gateway('start');
+
+    my $key = $rec->{object}{key};
+    my ($a, $b) = (0, 0);
+
+    for (1 .. 300) {
+        ($a) = ObjectStore::s3('HEAD', $key, '-I');
+        ($b) = ObjectStore::s3('HEAD', $key =~ s{[^/]+$}{$id.json}r, '-I');
+        last if $a == 404 && $b == 404;
+        Time::HiRes::sleep(0.1);
+    }
+
+    push @err, "objects left: $a $b" unless $a == 404 && $b == 404;
 
     return @err;
 }
@@ -230,7 +309,7 @@ Content-Type: audio/wav
 --- object eval
 { until => sub { my $h = Test::Nginx::Util::html_dir();
                  defined $_[0]{object}{etag}
-                 && !glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav" },
+                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav") },
   local => 0,
   get => [["/files/ID", { "X-Customer" => "acme" }, 200, $::Audio],
           ["/files/ID", { "X-Customer" => "acme", Range => "bytes=4-11" },
@@ -242,7 +321,8 @@ Content-Type: audio/wav
           ["/files/ID/transcript", { "X-Customer" => "acme" }, 409],
           ["/files/ID/metadata", { "X-Customer" => "acme" }, 200,
            sub { $_[0] =~ /"etag":"[0-9a-f]{32}"/ }]],
-  admin => { "/objects/evicted" => 1, "/objects/reads" => 3 } }
+  run => \&::conditional,
+  admin => { "/objects/evicted" => 1, "/objects/reads" => 6 } }
 --- error_log eval
 qr/customer "acme", id [0-9A-Z]{26}, served from key "node-a\/acme\/audio\//
 --- store_files
@@ -250,7 +330,44 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 7: 100 MiB as a multipart upload of 16 MiB parts; streamed both ways, the worker's memory stays small
+=== TEST 7: keep_local=2s: the audio stays as a cache for 2 s after its offload, then goes; the record's second trip is whole
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
+                              credentials=../html/s3.key prefix=node-a/
+                              keep_local=2s backoff=100ms..1s;
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- object eval
+{ until => sub { my $h = Test::Nginx::Util::html_dir();
+                 defined $_[0]{object}{etag}
+                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav") },
+  record => { "/object/etag" => qr/^[0-9a-f]{32}$/,
+              "" => sub { !exists $_[0]{object}{last_error} } },
+  bucket => { "/status" => "stored", "/bytes" => length $::Audio,
+              "/object/etag" => qr/^[0-9a-f]{32}$/ },
+  local => 0,
+  get => [["/files/ID", { "X-Customer" => "acme" }, 200, $::Audio]],
+  admin => { "/objects/evicted" => 1, "/objects/failed" => 0,
+             "/objects/retries" => 0 } }
+--- store_files
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 8: a DELETE is final at once: the gateway away, the upload is 404 here (not looked for in the bucket) until its objects are deleted, which they are once it is back
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- object eval
+{ run => \&::deleted_while_away,
+  admin => { "/objects/deleted" => 2 } }
+--- store_files
+
+
+
+=== TEST 9: 100 MiB as a multipart upload of 16 MiB parts; streamed both ways, the worker's memory stays small
 --- skip_eval: 2: $ENV{TEST_NGINX_USE_VALGRIND} || ($ENV{TEST_NGINX_BINARY} // '') =~ /asan/
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
@@ -264,7 +381,7 @@ acme/audio/DAY/ID.json
 { timeout => 120,
   until => sub { my $h = Test::Nginx::Util::html_dir();
                  defined $_[0]{object}{etag}
-                 && !glob "$h/store/acme/audio/*/upload_$_[0]{id}" },
+                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}") },
   record => { "/object/etag" => qr/-7$/ },
   same => \("\1" x (100 * 1024 * 1024)),
   get => [["/files/ID", { "X-Customer" => "acme" }, 200,
@@ -275,7 +392,7 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 8: retention: the cleanup removes an expired upload and queues the deletion of its objects, which go
+=== TEST 10: retention: the cleanup removes an expired upload and queues the deletion of its objects, which go
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0 retention=3s
                       interval=1s;
@@ -296,7 +413,7 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 9: redirect=presigned: an evicted upload is a 302 to a URL the gateway accepts, for the client's method; altered, it is refused
+=== TEST 11: redirect=presigned: an evicted upload is a 302 to a URL the gateway accepts, for the client's method; altered, it is refused
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -311,7 +428,7 @@ Content-Type: audio/wav
 --- object eval
 { until => sub { my $h = Test::Nginx::Util::html_dir();
                  defined $_[0]{object}{etag}
-                 && !glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav" },
+                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav") },
   get => [["/files/ID", { "X-Customer" => "acme" }, 200, $::Audio],
           ["/files/ID", { "X-Customer" => "acme", Range => "bytes=4-11" },
            206, "....WAVE"]],
@@ -322,7 +439,7 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 10: no region, no credentials: refused at start
+=== TEST 12: no region, no credentials: refused at start
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL
@@ -336,7 +453,7 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 11: a prefix that would not be a plain key
+=== TEST 13: a prefix that would not be a plain key
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -350,7 +467,7 @@ invalid parameter "prefix=../x/"
 
 
 
-=== TEST 12: a part size S3 would refuse
+=== TEST 14: a part size S3 would refuse
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -364,7 +481,7 @@ invalid parameter "part_size=1m": from 5m to 5g
 
 
 
-=== TEST 13: a credentials file without a secret
+=== TEST 15: a credentials file without a secret
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -381,7 +498,7 @@ must hold the access key id on its first line and the secret on its second
 
 
 
-=== TEST 14: a zone that is not a store
+=== TEST 16: a zone that is not a store
 --- http_config
     upload_store_object_store nowhere $TEST_NGINX_S3_URL region=us-east-1
                               credentials=../html/s3.key;
