@@ -545,6 +545,7 @@ CURL *ngx_http_upload_store_object_easy(ngx_http_upload_store_object_t *os,
 void ngx_http_upload_store_object_code(u_char *body, size_t len,
     ngx_str_t *code);
 u_char *ngx_http_upload_store_object_escape(u_char *dst, ngx_str_t *key);
+ngx_int_t ngx_http_upload_store_object_no_body(struct curl_slist **headers);
 
 /* metrics */
 
@@ -625,12 +626,21 @@ struct ngx_http_upload_store_transfer_s {
 };
 
 
+/* the SHA-256 of no bytes: the payload of a request without a body */
+#define NGX_HTTP_UPLOAD_STORE_EMPTY_SHA256                                   \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
 ngx_int_t ngx_http_upload_store_curl_init(ngx_cycle_t *cycle);
 void ngx_http_upload_store_curl_exit(void);
 ngx_int_t ngx_http_upload_store_curl_start(
     ngx_http_upload_store_transfer_t *t);
 void ngx_http_upload_store_curl_stop(ngx_http_upload_store_transfer_t *t);
 ngx_uint_t ngx_http_upload_store_curl_running(void);
+void ngx_http_upload_store_curl_free(ngx_http_upload_store_transfer_t *t,
+    struct curl_slist **headers);
+ngx_int_t ngx_http_upload_store_curl_keep(ngx_pool_t *pool, u_char **buf,
+    size_t *len, size_t *cap, size_t max, char *data, size_t n);
 
 
 /* the cached wall clock, ms since the epoch: records, runs, jobs */

@@ -190,6 +190,69 @@ ngx_http_upload_store_curl_stop(ngx_http_upload_store_transfer_t *t)
 }
 
 
+/* a transfer's handle and its headers given back, stopped if it runs */
+
+void
+ngx_http_upload_store_curl_free(ngx_http_upload_store_transfer_t *t,
+    struct curl_slist **headers)
+{
+    if (t->easy != NULL) {
+        ngx_http_upload_store_curl_stop(t);
+        curl_easy_cleanup(t->easy);
+        t->easy = NULL;
+    }
+
+    if (*headers != NULL) {
+        curl_slist_free_all(*headers);
+        *headers = NULL;
+    }
+}
+
+
+/*
+ * an answer kept as it comes, in a buffer of the pool that doubles up
+ * to max: NGX_OK, NGX_DECLINED when it would be larger (what fits is
+ * kept), NGX_ERROR
+ */
+
+ngx_int_t
+ngx_http_upload_store_curl_keep(ngx_pool_t *pool, u_char **buf, size_t *len,
+    size_t *cap, size_t max, char *data, size_t n)
+{
+    u_char  *p;
+    size_t   size;
+
+    if (*len + n > *cap && *cap < max) {
+        size = ngx_max(*cap * 2, 4096);
+
+        while (size < *len + n && size < max) {
+            size *= 2;
+        }
+
+        size = ngx_min(size, max);
+
+        p = ngx_pnalloc(pool, size);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (*len) {
+            ngx_memcpy(p, *buf, *len);
+        }
+
+        *buf = p;
+        *cap = size;
+    }
+
+    size = ngx_min(n, *cap - *len);
+
+    ngx_memcpy(*buf + *len, data, size);
+    *len += size;
+
+    return (size == n) ? NGX_OK : NGX_DECLINED;
+}
+
+
 ngx_uint_t
 ngx_http_upload_store_curl_running(void)
 {

@@ -249,21 +249,61 @@ ngx_http_upload_store_job_release(ngx_http_upload_store_job_t *job)
         ngx_del_timer(&job->wait);
     }
 
-    if (job->transfer.easy != NULL) {
-        ngx_http_upload_store_curl_stop(&job->transfer);
-        curl_easy_cleanup(job->transfer.easy);
-        job->transfer.easy = NULL;
-    }
+    ngx_http_upload_store_curl_free(&job->transfer, &job->headers);
 
     if (job->mime != NULL) {
         curl_mime_free(job->mime);
         job->mime = NULL;
     }
+}
 
-    if (job->headers != NULL) {
-        curl_slist_free_all(job->headers);
-        job->headers = NULL;
+
+/*
+ * the audio, as curl sends it (a provider's request, an object or its
+ * part): from the page cache, a buffer at a time, up to job->end
+ */
+
+size_t
+ngx_http_upload_store_job_read_audio(char *buf, size_t size, size_t n,
+    void *data)
+{
+    ngx_http_upload_store_job_t *job = data;
+
+    size_t   len;
+    ssize_t  rc;
+
+    len = (size_t) ngx_min((off_t) (size * n), job->end - job->offset);
+
+    if (len == 0) {
+        return 0;
     }
+
+    rc = pread(job->audio, buf, len, job->offset);
+
+    if (rc == -1) {
+        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
+                      "pread() \"%V\" failed", &job->record.path);
+        return CURL_READFUNC_ABORT;
+    }
+
+    job->offset += rc;
+
+    return rc;
+}
+
+
+int
+ngx_http_upload_store_job_seek(void *data, curl_off_t offset, int origin)
+{
+    ngx_http_upload_store_job_t *job = data;
+
+    if (origin != SEEK_SET || offset < 0 || offset > job->end) {
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
+
+    job->offset = offset;
+
+    return CURL_SEEKFUNC_OK;
 }
 
 

@@ -18,10 +18,6 @@
 
 static ngx_int_t ngx_http_upload_store_job_body(
     ngx_http_upload_store_job_t *job);
-static size_t ngx_http_upload_store_job_read_audio(char *buf, size_t size,
-    size_t n, void *data);
-static int ngx_http_upload_store_job_seek(void *data, curl_off_t offset,
-    int origin);
 static size_t ngx_http_upload_store_job_header(char *buf, size_t size,
     size_t n, void *data);
 static size_t ngx_http_upload_store_job_write(char *buf, size_t size,
@@ -52,6 +48,7 @@ ngx_http_upload_store_job_request(ngx_http_upload_store_job_t *job)
 
     job->transfer.easy = easy;
     job->transfer.done = ngx_http_upload_store_job_done;
+    job->end = job->size;
 
     job->max = job->uslcf ? job->uslcf->transcribe_buffer : 1024 * 1024;
 
@@ -249,45 +246,6 @@ ngx_http_upload_store_job_body(ngx_http_upload_store_job_t *job)
 }
 
 
-/* the audio, as curl sends it: from the page cache, a buffer at a time */
-
-static size_t
-ngx_http_upload_store_job_read_audio(char *buf, size_t size, size_t n,
-    void *data)
-{
-    ngx_http_upload_store_job_t *job = data;
-
-    ssize_t  rc;
-
-    rc = pread(job->audio, buf, size * n, job->offset);
-
-    if (rc == -1) {
-        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
-                      "pread() \"%V\" failed", &job->record.path);
-        return CURL_READFUNC_ABORT;
-    }
-
-    job->offset += rc;
-
-    return rc;
-}
-
-
-static int
-ngx_http_upload_store_job_seek(void *data, curl_off_t offset, int origin)
-{
-    ngx_http_upload_store_job_t *job = data;
-
-    if (origin != SEEK_SET || offset < 0 || offset > job->size) {
-        return CURL_SEEKFUNC_CANTSEEK;
-    }
-
-    job->offset = offset;
-
-    return CURL_SEEKFUNC_OK;
-}
-
-
 /* Retry-After and Content-Type of the last answer (after a 100) */
 
 static size_t
@@ -353,42 +311,16 @@ ngx_http_upload_store_job_write(char *buf, size_t size, size_t n, void *data)
 {
     ngx_http_upload_store_job_t *job = data;
 
-    u_char  *p;
-    size_t   len, cap;
+    ngx_int_t  rc;
 
-    len = size * n;
+    rc = ngx_http_upload_store_curl_keep(job->pool, &job->answer, &job->len,
+                                         &job->cap, job->max, buf, size * n);
 
-    if (job->len + len > job->max) {
+    if (rc == NGX_DECLINED) {
         job->too_big = 1;
-        return 0;
     }
 
-    if (job->len + len > job->cap) {
-        cap = ngx_max(job->cap * 2, 4096);
-
-        while (cap < job->len + len) {
-            cap *= 2;
-        }
-
-        cap = ngx_min(cap, job->max);
-
-        p = ngx_pnalloc(job->pool, cap);
-        if (p == NULL) {
-            return 0;
-        }
-
-        if (job->len) {
-            ngx_memcpy(p, job->answer, job->len);
-        }
-
-        job->answer = p;
-        job->cap = cap;
-    }
-
-    ngx_memcpy(job->answer + job->len, buf, len);
-    job->len += len;
-
-    return len;
+    return (rc == NGX_OK) ? size * n : 0;
 }
 
 

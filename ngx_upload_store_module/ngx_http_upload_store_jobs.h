@@ -44,7 +44,8 @@ typedef struct {
     ngx_str_t                          entry_path;
     ngx_fd_t                           audio;
     off_t                              size;
-    off_t                              offset;
+    off_t                              offset;      /* of what is read */
+    off_t                              end;         /* what is sent ends */
     ngx_uint_t                         slot;
 
     curl_mime                         *mime;
@@ -78,9 +79,6 @@ typedef struct {
 #define NGX_HTTP_UPLOAD_STORE_ANSWER_MAX  65536
 #define NGX_HTTP_UPLOAD_STORE_RECORD_MAX  (8 * 1024 * 1024)
 
-#define NGX_HTTP_UPLOAD_STORE_EMPTY_SHA256                                   \
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
 
 typedef enum {
     ngx_us_head = 0,             /* the audio already there? */
@@ -106,7 +104,6 @@ typedef struct {
     ngx_uint_t                      parts;
     ngx_uint_t                      tries;       /* of this part */
     ngx_str_t                      *etags;       /* the parts' */
-    off_t                           end;         /* of what is sent */
     ngx_str_t                       etag;        /* of the last answer */
     ngx_str_t                       body;        /* sent from memory */
     ngx_msec_t                      start;
@@ -169,6 +166,10 @@ void ngx_http_upload_store_job_webhook_wanted(
 void ngx_http_upload_store_job_unlink(ngx_http_upload_store_job_t *job);
 void ngx_http_upload_store_job_release(ngx_http_upload_store_job_t *job);
 void ngx_http_upload_store_jobs_post(void);
+size_t ngx_http_upload_store_job_read_audio(char *buf, size_t size, size_t n,
+    void *data);
+int ngx_http_upload_store_job_seek(void *data, curl_off_t offset,
+    int origin);
 void ngx_http_upload_store_offload_run(ngx_http_upload_store_job_t *job);
 ngx_int_t ngx_http_upload_store_job_entry_attempts(
     ngx_http_upload_store_job_t *job, ngx_uint_t attempts);

@@ -177,14 +177,9 @@ ngx_http_upload_store_read_headers(ngx_http_request_t *r,
     ngx_table_elt_t    *range;
     struct curl_slist  *list;
 
-    list = curl_slist_append(rd->headers, "x-amz-content-sha256: "
-                             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934"
-                             "ca495991b7852b855");
-    if (list == NULL) {
+    if (ngx_http_upload_store_object_no_body(&rd->headers) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    rd->headers = list;
 
     range = r->headers_in.range;
 
@@ -388,8 +383,8 @@ ngx_http_upload_store_read_body(char *buf, size_t size, size_t n,
 {
     ngx_http_upload_store_read_t *rd = data;
 
-    u_char              *p;
-    size_t               len, max, cap;
+    size_t               len;
+    ngx_int_t            rc;
     ngx_buf_t           *b;
     ngx_chain_t         *cl;
     ngx_http_request_t  *r;
@@ -398,45 +393,18 @@ ngx_http_upload_store_read_body(char *buf, size_t size, size_t n,
     len = size * n;
 
     if (!rd->header_sent) {
-        /* a record, whole; or an error's body, for its code */
+        /* a record, whole (larger: not one of this module's); or an
+         * error's body, for its code */
 
-        max = rd->record ? NGX_HTTP_UPLOAD_STORE_READ_REC
-                         : NGX_HTTP_UPLOAD_STORE_READ_ERR;
+        rc = ngx_http_upload_store_curl_keep(r->pool, &rd->error,
+                                         &rd->error_len, &rd->error_cap,
+                                         rd->record
+                                         ? NGX_HTTP_UPLOAD_STORE_READ_REC
+                                         : NGX_HTTP_UPLOAD_STORE_READ_ERR,
+                                         buf, len);
 
-        if (rd->error_len + len > rd->error_cap
-            && rd->error_cap < max)
-        {
-            cap = ngx_max(rd->error_cap * 2, 4096);
-
-            while (cap < rd->error_len + len && cap < max) {
-                cap *= 2;
-            }
-
-            cap = ngx_min(cap, max);
-
-            p = ngx_pnalloc(r->pool, cap);
-            if (p == NULL) {
-                return 0;
-            }
-
-            if (rd->error_len) {
-                ngx_memcpy(p, rd->error, rd->error_len);
-            }
-
-            rd->error = p;
-            rd->error_cap = cap;
-        }
-
-        if (rd->record && rd->error_len + len > max) {
-            /* not a record of this module's */
-            return 0;
-        }
-
-        n = ngx_min(len, rd->error_cap - rd->error_len);
-        ngx_memcpy(rd->error + rd->error_len, buf, n);
-        rd->error_len += n;
-
-        return len;
+        return (rc == NGX_ERROR || (rc == NGX_DECLINED && rd->record))
+               ? 0 : len;
     }
 
     if (rd->failed || r->header_only) {
@@ -763,14 +731,5 @@ ngx_http_upload_store_read_cleanup(void *data)
 {
     ngx_http_upload_store_read_t *rd = data;
 
-    if (rd->transfer.easy != NULL) {
-        ngx_http_upload_store_curl_stop(&rd->transfer);
-        curl_easy_cleanup(rd->transfer.easy);
-        rd->transfer.easy = NULL;
-    }
-
-    if (rd->headers != NULL) {
-        curl_slist_free_all(rd->headers);
-        rd->headers = NULL;
-    }
+    ngx_http_upload_store_curl_free(&rd->transfer, &rd->headers);
 }

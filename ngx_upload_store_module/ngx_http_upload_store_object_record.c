@@ -31,7 +31,6 @@ ngx_http_upload_store_object_record(ngx_http_request_t *r,
     ngx_http_upload_store_found_pt found)
 {
     ngx_str_t                        key;
-    struct curl_slist               *list;
     ngx_http_upload_store_t         *store;
     ngx_http_upload_store_read_t    *rd;
     ngx_http_upload_store_record_t  *rec;
@@ -58,17 +57,10 @@ ngx_http_upload_store_object_record(ngx_http_request_t *r,
     rd->what = what;
     rd->found = found;
 
-    list = curl_slist_append(rd->headers, "x-amz-content-sha256: "
-                             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934"
-                             "ca495991b7852b855");
-    if (list == NULL) {
-        return NGX_ERROR;
-    }
-
-    rd->headers = list;
-
-    if (curl_easy_setopt(rd->transfer.easy, CURLOPT_HTTPHEADER, rd->headers)
-        != CURLE_OK
+    if (ngx_http_upload_store_object_no_body(&rd->headers) != NGX_OK
+        || curl_easy_setopt(rd->transfer.easy, CURLOPT_HTTPHEADER,
+                            rd->headers)
+           != CURLE_OK
         || ngx_http_upload_store_curl_start(&rd->transfer) != NGX_OK)
     {
         return NGX_ERROR;

@@ -21,8 +21,6 @@ static ngx_int_t ngx_http_upload_store_offload_body(
     u_char *data, size_t len, char *type);
 static char *ngx_http_upload_store_offload_query(
     ngx_http_upload_store_job_t *job);
-static size_t ngx_http_upload_store_offload_read(char *buf, size_t size,
-    size_t n, void *data);
 static size_t ngx_http_upload_store_offload_header(char *buf, size_t size,
     size_t n, void *data);
 static size_t ngx_http_upload_store_offload_write(char *buf, size_t size,
@@ -102,13 +100,13 @@ ngx_http_upload_store_offload_send(ngx_http_upload_store_job_t *job)
     case ngx_us_part:
         job->offset = (off->part ? off->part - 1 : 0)
                       * job->store->object->part_size;
-        off->end = off->part ? ngx_min(job->offset
+        job->end = off->part ? ngx_min(job->offset
                                        + job->store->object->part_size,
                                        job->size)
                              : job->size;
 
         if (ngx_http_upload_store_offload_body(job, easy, NULL, NULL,
-                                               off->end - job->offset,
+                                               job->end - job->offset,
                                                off->part ? NULL : type)
             != NGX_OK)
         {
@@ -193,7 +191,7 @@ ngx_http_upload_store_offload_body(ngx_http_upload_store_job_t *job,
                                 (curl_off_t) len)
                != CURLE_OK
             || curl_easy_setopt(easy, CURLOPT_READFUNCTION,
-                                ngx_http_upload_store_offload_read)
+                                ngx_http_upload_store_job_read_audio)
                != CURLE_OK
             || curl_easy_setopt(easy, CURLOPT_READDATA, job) != CURLE_OK)
         {
@@ -293,37 +291,6 @@ ngx_http_upload_store_offload_query(ngx_http_upload_store_job_t *job)
 
 
 static size_t
-ngx_http_upload_store_offload_read(char *buf, size_t size, size_t n,
-    void *data)
-{
-    ngx_http_upload_store_job_t *job = data;
-
-    size_t                            len;
-    ssize_t                           rc;
-    ngx_http_upload_store_offload_t  *off;
-
-    off = job->offload;
-    len = (size_t) ngx_min((off_t) (size * n), off->end - job->offset);
-
-    if (len == 0) {
-        return 0;
-    }
-
-    rc = pread(job->audio, buf, len, job->offset);
-
-    if (rc == -1) {
-        ngx_log_error(NGX_LOG_CRIT, job->log, ngx_errno,
-                      "pread() \"%V\" failed", &job->record.path);
-        return CURL_READFUNC_ABORT;
-    }
-
-    job->offset += rc;
-
-    return rc;
-}
-
-
-static size_t
 ngx_http_upload_store_offload_header(char *buf, size_t size, size_t n,
     void *data)
 {
@@ -373,64 +340,30 @@ ngx_http_upload_store_offload_write(char *buf, size_t size, size_t n,
 {
     ngx_http_upload_store_job_t *job = data;
 
-    u_char                           *p;
-    size_t                            len, max, cap;
+    ngx_int_t                         rc;
     ngx_http_upload_store_offload_t  *off;
 
     off = job->offload;
-    len = size * n;
 
-    /* a record, whole; else a code and an id, which come first */
+    /*
+     * a record, whole (larger: not one of this module's); else a code
+     * and an id, which come first: the rest is dropped
+     */
 
-    max = (off->step == ngx_us_find) ? NGX_HTTP_UPLOAD_STORE_RECORD_MAX
-                                     : NGX_HTTP_UPLOAD_STORE_ANSWER_MAX;
+    rc = ngx_http_upload_store_curl_keep(job->pool, &job->answer, &job->len,
+                                     &job->cap,
+                                     off->step == ngx_us_find
+                                     ? NGX_HTTP_UPLOAD_STORE_RECORD_MAX
+                                     : NGX_HTTP_UPLOAD_STORE_ANSWER_MAX,
+                                     buf, size * n);
 
-    if (job->len + len > job->cap && job->cap < max) {
-        cap = ngx_max(job->cap * 2, 4096);
-
-        while (cap < job->len + len && cap < max) {
-            cap *= 2;
-        }
-
-        cap = ngx_min(cap, max);
-
-        p = ngx_pnalloc(job->pool, cap);
-        if (p == NULL) {
-            return 0;
-        }
-
-        if (job->len) {
-            ngx_memcpy(p, job->answer, job->len);
-        }
-
-        job->answer = p;
-        job->cap = cap;
-    }
-
-    if (off->step == ngx_us_find && job->len + len > max) {
-        return 0;
-    }
-
-    len = ngx_min(len, job->cap - job->len);
-
-    ngx_memcpy(job->answer + job->len, buf, len);
-    job->len += len;
-
-    return size * n;
+    return (rc == NGX_ERROR || (rc == NGX_DECLINED && off->step == ngx_us_find))
+           ? 0 : size * n;
 }
 
 
 void
 ngx_http_upload_store_offload_reset(ngx_http_upload_store_job_t *job)
 {
-    if (job->transfer.easy != NULL) {
-        ngx_http_upload_store_curl_stop(&job->transfer);
-        curl_easy_cleanup(job->transfer.easy);
-        job->transfer.easy = NULL;
-    }
-
-    if (job->headers != NULL) {
-        curl_slist_free_all(job->headers);
-        job->headers = NULL;
-    }
+    ngx_http_upload_store_curl_free(&job->transfer, &job->headers);
 }
