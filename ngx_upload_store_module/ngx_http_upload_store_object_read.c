@@ -49,6 +49,7 @@ ngx_http_upload_store_object_read(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_str_t *type)
 {
     CURL                            *easy;
+    ngx_str_t                        key;
     ngx_file_info_t                  fi;
     ngx_http_upload_store_t         *store;
     ngx_http_upload_store_read_t    *rd;
@@ -64,9 +65,19 @@ ngx_http_upload_store_object_read(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    /*
+     * the key the layout gives, not the one the record says: a record
+     * from the bucket names no other object
+     */
+
+    if (ngx_http_upload_store_object_key(r->pool, store, &rec->path, &key)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (store->object->expires) {
-        return ngx_http_upload_store_object_redirect(r, store,
-                                                     &rec->object.key);
+        return ngx_http_upload_store_object_redirect(r, store, &key);
     }
 
     r->headers_out.content_type = *type;
@@ -79,8 +90,7 @@ ngx_http_upload_store_object_read(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    rd = ngx_http_upload_store_read_create(r, store->object,
-                                           &rec->object.key);
+    rd = ngx_http_upload_store_read_create(r, store->object, &key);
     if (rd == NULL) {
         return NGX_ERROR;
     }
@@ -100,8 +110,7 @@ ngx_http_upload_store_object_read(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "upload store \"%V\": customer \"%V\", id %*s, served "
                   "from key \"%V\"", &store->name, &rec->customer,
-                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id,
-                  &rec->object.key);
+                  (size_t) NGX_HTTP_UPLOAD_STORE_ID_LEN, rec->id, &key);
 
     ngx_http_upload_store_stats_object(store,
                                        NGX_HTTP_UPLOAD_STORE_OBJ_READS, 1);

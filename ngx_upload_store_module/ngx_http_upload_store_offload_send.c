@@ -255,7 +255,7 @@ ngx_http_upload_store_offload_body(ngx_http_upload_store_job_t *job,
 static char *
 ngx_http_upload_store_offload_query(ngx_http_upload_store_job_t *job)
 {
-    u_char                           *q;
+    u_char                           *q, *p;
     ngx_http_upload_store_offload_t  *off;
 
     off = job->offload;
@@ -269,18 +269,19 @@ ngx_http_upload_store_offload_query(ngx_http_upload_store_job_t *job)
     case ngx_us_complete:
     case ngx_us_abort:
         q = ngx_pnalloc(job->pool, sizeof("partNumber=&uploadId=")
-                                   + NGX_INT_T_LEN + off->upload_id.len);
+                                   + NGX_INT_T_LEN + 3 * off->upload_id.len);
         if (q == NULL) {
             return NULL;
         }
 
-        if (off->step == ngx_us_part) {
-            (void) ngx_sprintf(q, "partNumber=%ui&uploadId=%V%Z", off->part,
-                               &off->upload_id);
+        /* the gateway's id, escaped: it is not trusted to be plain */
 
-        } else {
-            (void) ngx_sprintf(q, "uploadId=%V%Z", &off->upload_id);
-        }
+        p = (off->step == ngx_us_part)
+            ? ngx_sprintf(q, "partNumber=%ui&uploadId=", off->part)
+            : ngx_cpymem(q, "uploadId=", sizeof("uploadId=") - 1);
+
+        p = ngx_http_upload_store_object_escape(p, &off->upload_id);
+        *p = '\0';
 
         return (char *) q;
 
