@@ -639,6 +639,7 @@ void ngx_http_upload_store_curl_stop(ngx_http_upload_store_transfer_t *t);
 ngx_uint_t ngx_http_upload_store_curl_running(void);
 void ngx_http_upload_store_curl_free(ngx_http_upload_store_transfer_t *t,
     struct curl_slist **headers);
+void ngx_http_upload_store_curl_clear(void);
 ngx_int_t ngx_http_upload_store_curl_keep(ngx_pool_t *pool, u_char **buf,
     size_t *len, size_t *cap, size_t max, char *data, size_t n);
 

@@ -10,6 +10,8 @@
 
 #include "ngx_http_upload_store_core.h"
 
+#include <openssl/err.h>
+
 
 /*
  * libcurl's multi interface on nginx's events: one multi handle per
@@ -119,6 +121,7 @@ ngx_http_upload_store_curl_exit(void)
     }
 
     (void) curl_multi_cleanup(uc->multi);
+    ERR_clear_error();
 
     ngx_http_upload_store_curl = NULL;
 }
@@ -178,6 +181,7 @@ ngx_http_upload_store_curl_stop(ngx_http_upload_store_transfer_t *t)
     }
 
     (void) curl_multi_remove_handle(uc->multi, t->easy);
+    ERR_clear_error();
 
     t->running = 0;
     uc->running--;
@@ -187,6 +191,15 @@ ngx_http_upload_store_curl_stop(ngx_http_upload_store_transfer_t *t)
     if (uc->running == 0) {
         uc->timer.cancelable = 1;
     }
+}
+
+
+/* after a call into libcurl out of curl.c: its OpenSSL errors cleared */
+
+void
+ngx_http_upload_store_curl_clear(void)
+{
+    ERR_clear_error();
 }
 
 
@@ -200,6 +213,7 @@ ngx_http_upload_store_curl_free(ngx_http_upload_store_transfer_t *t,
         ngx_http_upload_store_curl_stop(t);
         curl_easy_cleanup(t->easy);
         t->easy = NULL;
+        ERR_clear_error();
     }
 
     if (*headers != NULL) {
@@ -423,6 +437,15 @@ ngx_http_upload_store_curl_action(curl_socket_t s, int flags)
     }
 
     rc = curl_multi_socket_action(uc->multi, s, flags, &running);
+
+    /*
+     * libcurl's TLS shares the thread's OpenSSL error queue with nginx's:
+     * what a failed handshake of curl's leaves there, nginx would find at
+     * its next TLS call as a "stale global SSL error" (an alert, on some
+     * client's connection)
+     */
+
+    ERR_clear_error();
 
     if (rc != CURLM_OK) {
         ngx_log_error(NGX_LOG_ALERT, uc->log, 0,

@@ -538,6 +538,7 @@ ngx_http_upload_store_read_resume(ngx_http_request_t *r)
     if (rd->paused && rd->free != NULL && rd->transfer.running) {
         rd->paused = 0;
         (void) curl_easy_pause(rd->transfer.easy, CURLPAUSE_CONT);
+        ngx_http_upload_store_curl_clear();
     }
 
     if (!rd->transfer.running && rd->busy == NULL

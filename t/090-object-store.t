@@ -12,7 +12,9 @@ use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes ();
 
-BEGIN { ObjectStore::start() }
+BEGIN { ObjectStore::start(); ObjectStore::tls() }
+
+$ENV{TEST_NGINX_S3_TLS_PORT} = server_port() + 29;
 
 plan 'no_plan';
 
@@ -439,7 +441,75 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 12: no region, no credentials: refused at start
+=== TEST 12: the gateway over HTTPS, its certificate checked against ca=: the offload and the read back both go through TLS
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio
+        https://127.0.0.1:$TEST_NGINX_S3_TLS_PORT/uploads region=us-east-1
+        credentials=../html/s3.key prefix=tls/ keep_local=off
+        ca=$TEST_NGINX_TLS_DIR/gw.pem backoff=100ms..1s;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_S3_TLS_PORT ssl;
+        ssl_certificate $TEST_NGINX_TLS_DIR/gw.pem;
+        ssl_certificate_key $TEST_NGINX_TLS_DIR/gw.key;
+
+        location / {
+            proxy_pass http://127.0.0.1:$TEST_NGINX_S3_PORT;
+            proxy_set_header Host $http_host;
+            proxy_http_version 1.1;
+            proxy_request_buffering off;
+            client_max_body_size 0;
+        }
+    }
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- object eval
+{ until => sub { my $h = Test::Nginx::Util::html_dir();
+                 defined $_[0]{object}{etag}
+                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav") },
+  record => { "/object/key" => qr{^tls/acme/audio/} },
+  same => \$::Audio,
+  get => [["/files/ID", { "X-Customer" => "acme" }, 200, $::Audio]] }
+--- store_files
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 13: the gateway over HTTPS without ca=: its certificate is refused, the offload fails, the local copy stays
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+    upload_store_object_store audio
+        https://127.0.0.1:$TEST_NGINX_S3_TLS_PORT/uploads region=us-east-1
+        credentials=../html/s3.key prefix=tls/ keep_local=off
+        backoff=100ms..200ms retries=1;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_S3_TLS_PORT ssl;
+        ssl_certificate $TEST_NGINX_TLS_DIR/gw.pem;
+        ssl_certificate_key $TEST_NGINX_TLS_DIR/gw.key;
+
+        location / {
+            proxy_pass http://127.0.0.1:$TEST_NGINX_S3_PORT;
+        }
+    }
+--- request eval
+"POST /upload\n$::Audio"
+--- error_code: 201
+--- object eval
+{ until => sub { ($_[0]{object}{attempts} // 0) >= 2 },
+  record => { "/object/last_error" => qr/certificate/i,
+              "" => sub { !exists $_[0]{object}{key} } },
+  local => 1,
+  admin => { "/objects/failed" => 1 } }
+--- store_files
+acme/audio/DAY/upload_ID.wav 300016
+acme/audio/DAY/ID.json
+
+
+
+=== TEST 14: no region, no credentials: refused at start
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL
@@ -453,7 +523,7 @@ acme/audio/DAY/ID.json
 
 
 
-=== TEST 13: a prefix that would not be a plain key
+=== TEST 15: a prefix that would not be a plain key
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -467,7 +537,7 @@ invalid parameter "prefix=../x/"
 
 
 
-=== TEST 14: a part size S3 would refuse
+=== TEST 16: a part size S3 would refuse
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -481,7 +551,7 @@ invalid parameter "part_size=1m": from 5m to 5g
 
 
 
-=== TEST 15: a credentials file without a secret
+=== TEST 17: a credentials file without a secret
 --- http_config
     upload_store_path html/store zone=audio:1m min_free=0;
     upload_store_object_store audio $TEST_NGINX_S3_URL region=us-east-1
@@ -498,7 +568,7 @@ must hold the access key id on its first line and the secret on its second
 
 
 
-=== TEST 16: a zone that is not a store
+=== TEST 18: a zone that is not a store
 --- http_config
     upload_store_object_store nowhere $TEST_NGINX_S3_URL region=us-east-1
                               credentials=../html/s3.key;

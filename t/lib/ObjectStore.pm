@@ -152,6 +152,25 @@ END {
     node_stop($_) for keys %Nodes;
 }
 
+# a TLS certificate for 127.0.0.1 (self-signed, its own CA), for an
+# nginx of the block's that puts TLS in front of the gateway: in
+# t/servroot-tls, named by TEST_NGINX_TLS_DIR
+
+sub tls {
+    my $dir = Cwd::abs_path('t') . '/servroot-tls';
+
+    mkdir $dir;
+
+    system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+           '-keyout', "$dir/gw.key", '-out', "$dir/gw.pem", '-days', '2',
+           '-subj', '/CN=127.0.0.1',
+           '-addext', 'subjectAltName=IP:127.0.0.1',
+           '-addext', 'basicConstraints=critical,CA:TRUE') == 0
+        or die "openssl req failed\n";
+
+    $ENV{TEST_NGINX_TLS_DIR} = $dir;
+}
+
 sub gateway {
     my $what = shift;
     system($Started, "$what-gw", $Dir) == 0 or die "$what-gw failed\n";
