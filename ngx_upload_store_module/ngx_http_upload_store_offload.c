@@ -173,18 +173,6 @@ keys:
 }
 
 
-/* the request of the step the offload is at */
-
-
-/*
- * a body: the audio from job->offset (method NULL, streamed), or data
- * (NULL: none) with its SHA-256 signed; the headers set
- */
-
-
-/* the step's query: "uploads=" as the signature wants it, not "uploads" */
-
-
 /* a step's answer: the next step, a part again, or the offload failed */
 
 static void
@@ -801,16 +789,3 @@ ngx_http_upload_store_offload_again(ngx_event_t *ev)
         ngx_http_upload_store_offload_failed(job, 0);
     }
 }
-
-
-/* the audio, or its part, as curl sends it */
-
-
-/* the ETag of the answer */
-
-
-/* an answer's body: an error's code, an UploadId; bounded */
-
-
-/* the last request's handle and headers given back */
-

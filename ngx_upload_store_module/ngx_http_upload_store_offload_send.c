@@ -31,6 +31,8 @@ static ngx_str_t  ngx_http_upload_store_octets =
     ngx_string("application/octet-stream");
 
 
+/* the request of the step the offload is at, on a new handle */
+
 ngx_int_t
 ngx_http_upload_store_offload_send(ngx_http_upload_store_job_t *job)
 {
@@ -171,6 +173,11 @@ ngx_http_upload_store_offload_send(ngx_http_upload_store_job_t *job)
 }
 
 
+/*
+ * a body: the audio from job->offset (method NULL, streamed), or data
+ * (NULL: none) with its SHA-256 signed; the headers set
+ */
+
 static ngx_int_t
 ngx_http_upload_store_offload_body(ngx_http_upload_store_job_t *job,
     CURL *easy, char *method, u_char *data, size_t len, char *type)
@@ -252,6 +259,8 @@ ngx_http_upload_store_offload_body(ngx_http_upload_store_job_t *job,
 }
 
 
+/* the step's query: "uploads=" as the signature wants it, not "uploads" */
+
 static char *
 ngx_http_upload_store_offload_query(ngx_http_upload_store_job_t *job)
 {
@@ -290,6 +299,8 @@ ngx_http_upload_store_offload_query(ngx_http_upload_store_job_t *job)
     }
 }
 
+
+/* the ETag of the answer */
 
 static size_t
 ngx_http_upload_store_offload_header(char *buf, size_t size, size_t n,
@@ -335,6 +346,8 @@ ngx_http_upload_store_offload_header(char *buf, size_t size, size_t n,
 }
 
 
+/* an answer's body: an error's code, an UploadId, a record; bounded */
+
 static size_t
 ngx_http_upload_store_offload_write(char *buf, size_t size, size_t n,
     void *data)
@@ -362,6 +375,8 @@ ngx_http_upload_store_offload_write(char *buf, size_t size, size_t n,
            ? 0 : size * n;
 }
 
+
+/* the last request's handle and headers given back */
 
 void
 ngx_http_upload_store_offload_reset(ngx_http_upload_store_job_t *job)
