@@ -640,6 +640,10 @@ ngx_uint_t ngx_http_upload_store_curl_running(void);
 void ngx_http_upload_store_curl_free(ngx_http_upload_store_transfer_t *t,
     struct curl_slist **headers);
 void ngx_http_upload_store_curl_clear(void);
+ngx_int_t ngx_http_upload_store_curl_header(struct curl_slist **headers,
+    char *line);
+ngx_uint_t ngx_http_upload_store_curl_value(u_char *line, size_t len,
+    char *name, ngx_str_t *value);
 ngx_int_t ngx_http_upload_store_curl_keep(ngx_pool_t *pool, u_char **buf,
     size_t *len, size_t *cap, size_t max, char *data, size_t n);
 

@@ -203,6 +203,62 @@ ngx_http_upload_store_curl_clear(void)
 }
 
 
+/* a request header added to a list libcurl sends */
+
+ngx_int_t
+ngx_http_upload_store_curl_header(struct curl_slist **headers, char *line)
+{
+    struct curl_slist  *list;
+
+    list = curl_slist_append(*headers, line);
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    *headers = list;
+
+    return NGX_OK;
+}
+
+
+/*
+ * a line of an answer's headers, as libcurl's header callback has it:
+ * whether it is the header "name" (given with its colon), and its value,
+ * blanks and the CRLF trimmed, pointing into the line
+ */
+
+ngx_uint_t
+ngx_http_upload_store_curl_value(u_char *line, size_t len, char *name,
+    ngx_str_t *value)
+{
+    u_char  *p, *last;
+    size_t   n;
+
+    n = ngx_strlen(name);
+
+    if (len <= n || ngx_strncasecmp(line, (u_char *) name, n) != 0) {
+        return 0;
+    }
+
+    p = line + n;
+    last = line + len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == CR || last[-1] == LF || last[-1] == ' '))
+    {
+        last--;
+    }
+
+    value->data = p;
+    value->len = last - p;
+
+    return 1;
+}
+
+
 /* a transfer's handle and its headers given back, stopped if it runs */
 
 void

@@ -36,7 +36,6 @@ ngx_http_upload_store_job_request(ngx_http_upload_store_job_t *job)
     CURL                            *easy;
     ngx_str_t                       *h;
     ngx_uint_t                       i;
-    struct curl_slist               *list;
     ngx_http_upload_store_remote_t  *remote;
 
     remote = job->remote;
@@ -54,22 +53,18 @@ ngx_http_upload_store_job_request(ngx_http_upload_store_job_t *job)
 
     /* no "Expect: 100-continue": one round trip less */
 
-    list = curl_slist_append(NULL, "Expect:");
-    if (list == NULL) {
+    if (ngx_http_upload_store_curl_header(&job->headers, "Expect:") != NGX_OK) {
         return NGX_ERROR;
     }
-
-    job->headers = list;
 
     h = remote->headers.elts;
 
     for (i = 0; i < remote->headers.nelts; i++) {
-        list = curl_slist_append(job->headers, (char *) h[i].data);
-        if (list == NULL) {
+        if (ngx_http_upload_store_curl_header(&job->headers, (char *) h[i].data)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        job->headers = list;
     }
 
     if (ngx_http_upload_store_job_body(job) != NGX_OK) {
@@ -120,7 +115,6 @@ ngx_http_upload_store_job_body(ngx_http_upload_store_job_t *job)
     ngx_uint_t                       i;
     ngx_keyval_t                    *f;
     curl_mimepart                   *part;
-    struct curl_slist               *list;
     ngx_http_upload_store_remote_t  *remote;
     ngx_http_upload_store_record_t  *rec;
 
@@ -217,12 +211,11 @@ ngx_http_upload_store_job_body(ngx_http_upload_store_job_t *job)
 
     (void) ngx_sprintf(p, "Content-Type: %V%Z", &type);
 
-    list = curl_slist_append(job->headers, (char *) p);
-    if (list == NULL) {
+    if (ngx_http_upload_store_curl_header(&job->headers, (char *) p)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    job->headers = list;
 
     if (curl_easy_setopt(job->transfer.easy, CURLOPT_POST, 1L) != CURLE_OK
         || curl_easy_setopt(job->transfer.easy, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -254,13 +247,12 @@ ngx_http_upload_store_job_header(char *buf, size_t size, size_t n,
 {
     ngx_http_upload_store_job_t *job = data;
 
-    u_char     *p, *last;
+    u_char     *p;
     size_t      len;
-    ngx_str_t  *value;
+    ngx_str_t  *value, v;
 
     len = size * n;
     p = (u_char *) buf;
-    last = p + len;
 
     if (len > 5 && ngx_strncmp(p, "HTTP/", 5) == 0) {
         ngx_str_null(&job->retry_after);
@@ -268,37 +260,25 @@ ngx_http_upload_store_job_header(char *buf, size_t size, size_t n,
         return len;
     }
 
-    if (len > 12 && ngx_strncasecmp(p, (u_char *) "Retry-After:", 12) == 0) {
+    if (ngx_http_upload_store_curl_value(p, len, "Retry-After:", &v)) {
         value = &job->retry_after;
-        p += 12;
 
-    } else if (len > 13
-               && ngx_strncasecmp(p, (u_char *) "Content-Type:", 13) == 0)
+    } else if (ngx_http_upload_store_curl_value(p, len, "Content-Type:", &v))
     {
         value = &job->content_type;
-        p += 13;
 
     } else {
         return len;
     }
 
-    while (p < last && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    while (last > p && (last[-1] == CR || last[-1] == LF || last[-1] == ' '))
-    {
-        last--;
-    }
-
-    value->len = ngx_min((size_t) (last - p), 128);
+    value->len = ngx_min(v.len, 128);
     value->data = ngx_pnalloc(job->pool, value->len);
 
     if (value->data == NULL) {
         return 0;
     }
 
-    ngx_memcpy(value->data, p, value->len);
+    ngx_memcpy(value->data, v.data, value->len);
 
     return len;
 }

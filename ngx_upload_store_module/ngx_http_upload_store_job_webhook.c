@@ -160,30 +160,25 @@ ngx_http_upload_store_webhook_headers(ngx_http_upload_store_job_t *job,
     u_char              line[128 + 2 * EVP_MAX_MD_SIZE];
     ngx_str_t          *secret;
     unsigned int        len;
-    struct curl_slist  *list;
 
-    list = curl_slist_append(NULL, "Content-Type: application/json");
-    if (list == NULL) {
+    if (ngx_http_upload_store_curl_header(&job->headers,
+                                          "Content-Type: application/json")
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    job->headers = list;
 
     p = ngx_sprintf(line, "X-Upload-Store-Timestamp: %T%Z", job->sent);
 
-    list = curl_slist_append(job->headers, (char *) line);
-    if (list == NULL) {
+    if (ngx_http_upload_store_curl_header(&job->headers, (char *) line)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    job->headers = list;
-
-    list = curl_slist_append(job->headers, "Expect:");
-    if (list == NULL) {
+    if (ngx_http_upload_store_curl_header(&job->headers, "Expect:") != NGX_OK) {
         return NGX_ERROR;
     }
-
-    job->headers = list;
 
     secret = &job->uslcf->webhook_secret;
 
@@ -203,12 +198,11 @@ ngx_http_upload_store_webhook_headers(ngx_http_upload_store_job_t *job,
     (void) ngx_sprintf(line, "X-Upload-Store-Signature: sha256=%*s%Z",
                        (size_t) (p - hex), hex);
 
-    list = curl_slist_append(job->headers, (char *) line);
-    if (list == NULL) {
+    if (ngx_http_upload_store_curl_header(&job->headers, (char *) line)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    job->headers = list;
 
     return NGX_OK;
 }

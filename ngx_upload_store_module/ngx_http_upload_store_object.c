@@ -160,17 +160,9 @@ ngx_http_upload_store_object_escape(u_char *dst, ngx_str_t *key)
 ngx_int_t
 ngx_http_upload_store_object_no_body(struct curl_slist **headers)
 {
-    struct curl_slist  *list;
-
-    list = curl_slist_append(*headers, "x-amz-content-sha256: "
-                             NGX_HTTP_UPLOAD_STORE_EMPTY_SHA256);
-    if (list == NULL) {
-        return NGX_ERROR;
-    }
-
-    *headers = list;
-
-    return NGX_OK;
+    return ngx_http_upload_store_curl_header(headers,
+                                          "x-amz-content-sha256: "
+                                          NGX_HTTP_UPLOAD_STORE_EMPTY_SHA256);
 }
 
 

@@ -184,7 +184,6 @@ ngx_http_upload_store_read_headers(ngx_http_request_t *r,
 {
     u_char             *p;
     ngx_table_elt_t    *range;
-    struct curl_slist  *list;
 
     if (ngx_http_upload_store_object_no_body(&rd->headers) != NGX_OK) {
         return NGX_ERROR;
@@ -208,12 +207,9 @@ ngx_http_upload_store_read_headers(ngx_http_request_t *r,
 
     (void) ngx_sprintf(p, "Range: %V%Z", &range->value);
 
-    list = curl_slist_append(rd->headers, (char *) p);
-    if (list == NULL) {
+    if (ngx_http_upload_store_curl_header(&rd->headers, (char *) p) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    rd->headers = list;
 
     return NGX_OK;
 }
@@ -262,46 +258,23 @@ ngx_http_upload_store_read_header(char *buf, size_t size, size_t n,
         return len;
     }
 
-    value = NULL;
-
-    if (ngx_strncasecmp(p, (u_char *) "Content-Range:", 14) == 0) {
-        value = &rd->content_range;
-        p += 14;
-
-    } else if (ngx_strncasecmp(p, (u_char *) "ETag:", 5) == 0) {
-        value = &rd->etag;
-        p += 5;
-
-    } else if (ngx_strncasecmp(p, (u_char *) "Content-Length:", 15) != 0
-               && ngx_strncasecmp(p, (u_char *) "Last-Modified:", 14) != 0)
-    {
+    if (ngx_http_upload_store_curl_value(p, len, "Content-Length:", &v)) {
+        rd->length = ngx_atoof(v.data, v.len);
         return len;
     }
 
-    if (value == NULL) {
-        p = ngx_strlchr(p, last, ':') + 1;
+    if (ngx_http_upload_store_curl_value(p, len, "Last-Modified:", &v)) {
+        rd->last_modified = ngx_parse_http_time(v.data, v.len);
+        return len;
     }
 
-    while (p < last && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
+    if (ngx_http_upload_store_curl_value(p, len, "Content-Range:", &v)) {
+        value = &rd->content_range;
 
-    while (last > p && (last[-1] == CR || last[-1] == LF || last[-1] == ' '))
-    {
-        last--;
-    }
+    } else if (ngx_http_upload_store_curl_value(p, len, "ETag:", &v)) {
+        value = &rd->etag;
 
-    v.data = p;
-    v.len = last - p;
-
-    if (value == NULL) {
-        if (buf[0] == 'C' || buf[0] == 'c') {
-            rd->length = ngx_atoof(v.data, v.len);
-
-        } else {
-            rd->last_modified = ngx_parse_http_time(v.data, v.len);
-        }
-
+    } else {
         return len;
     }
 

@@ -184,7 +184,6 @@ ngx_http_upload_store_offload_body(ngx_http_upload_store_job_t *job,
 {
     u_char              *p, hash[EVP_MAX_MD_SIZE];
     unsigned int         n;
-    struct curl_slist   *list;
     u_char               header[sizeof("x-amz-content-sha256: ") + 64];
 
     p = ngx_cpymem(header, "x-amz-content-sha256: ",
@@ -236,22 +235,18 @@ ngx_http_upload_store_offload_body(ngx_http_upload_store_job_t *job,
 
     *p = '\0';
 
-    list = curl_slist_append(job->headers, (char *) header);
-    if (list == NULL) {
+    if (ngx_http_upload_store_curl_header(&job->headers, (char *) header)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    job->headers = list;
 
     /* none without a body: "Content-Type:" would be signed, not sent */
 
     if (type != NULL) {
-        list = curl_slist_append(job->headers, type);
-        if (list == NULL) {
+        if (ngx_http_upload_store_curl_header(&job->headers, type) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        job->headers = list;
     }
 
     return curl_easy_setopt(easy, CURLOPT_HTTPHEADER, job->headers)
@@ -308,39 +303,26 @@ ngx_http_upload_store_offload_header(char *buf, size_t size, size_t n,
 {
     ngx_http_upload_store_job_t *job = data;
 
-    u_char                           *p, *last;
     size_t                            len;
+    ngx_str_t                         v;
     ngx_http_upload_store_offload_t  *off;
 
     off = job->offload;
     len = size * n;
-    p = (u_char *) buf;
-    last = p + len;
 
-    if (len <= 5 || ngx_strncasecmp(p, (u_char *) "ETag:", 5) != 0) {
-        return len;
-    }
-
-    for (p += 5; p < last && (*p == ' ' || *p == '\t'); p++) {
-        /* void */
-    }
-
-    while (last > p && (last[-1] == CR || last[-1] == LF || last[-1] == ' '))
+    if (!ngx_http_upload_store_curl_value((u_char *) buf, len, "ETag:", &v)
+        || v.len > 128)
     {
-        last--;
-    }
-
-    if (last - p > 128) {
         return len;
     }
 
-    off->etag.len = last - p;
-    off->etag.data = ngx_pnalloc(job->pool, off->etag.len);
+    off->etag.len = v.len;
+    off->etag.data = ngx_pnalloc(job->pool, v.len);
     if (off->etag.data == NULL) {
         return 0;
     }
 
-    ngx_memcpy(off->etag.data, p, off->etag.len);
+    ngx_memcpy(off->etag.data, v.data, v.len);
 
     return len;
 }
