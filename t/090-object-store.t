@@ -102,6 +102,20 @@ sub presigned {
     return @err;
 }
 
+# the record notes its object and the local audio is gone (keep_local):
+# upload_ID.wav, or upload_ID for an upload of no type
+
+sub local_gone {
+    my ($rec, $suffix) = @_;
+    my $h = Test::Nginx::Util::html_dir();
+
+    return defined $rec->{object}{etag}
+           && !(() = glob "$h/store/acme/audio/*/upload_$rec->{id}$suffix");
+}
+
+sub evicted { local_gone($_[0], '.wav') }
+sub evicted_untyped { local_gone($_[0], '') }
+
 # a conditional GET of an object: 304 at once, its body not read
 
 sub conditional {
@@ -309,9 +323,7 @@ Content-Type: audio/wav
 "POST /upload\n$::Audio"
 --- error_code: 201
 --- object eval
-{ until => sub { my $h = Test::Nginx::Util::html_dir();
-                 defined $_[0]{object}{etag}
-                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav") },
+{ until => \&::evicted,
   local => 0,
   get => [["/files/ID", { "X-Customer" => "acme" }, 200, $::Audio],
           ["/files/ID", { "X-Customer" => "acme", Range => "bytes=4-11" },
@@ -342,9 +354,7 @@ acme/audio/DAY/ID.json
 "POST /upload\n$::Audio"
 --- error_code: 201
 --- object eval
-{ until => sub { my $h = Test::Nginx::Util::html_dir();
-                 defined $_[0]{object}{etag}
-                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav") },
+{ until => \&::evicted,
   record => { "/object/etag" => qr/^[0-9a-f]{32}$/,
               "" => sub { !exists $_[0]{object}{last_error} } },
   bucket => { "/status" => "stored", "/bytes" => length $::Audio,
@@ -381,9 +391,7 @@ acme/audio/DAY/ID.json
 --- error_code: 201
 --- object eval
 { timeout => 120,
-  until => sub { my $h = Test::Nginx::Util::html_dir();
-                 defined $_[0]{object}{etag}
-                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}") },
+  until => \&::evicted_untyped,
   record => { "/object/etag" => qr/-7$/ },
   same => \("\1" x (100 * 1024 * 1024)),
   get => [["/files/ID", { "X-Customer" => "acme" }, 200,
@@ -428,9 +436,7 @@ Content-Type: audio/wav
 "POST /upload\n$::Audio"
 --- error_code: 201
 --- object eval
-{ until => sub { my $h = Test::Nginx::Util::html_dir();
-                 defined $_[0]{object}{etag}
-                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav") },
+{ until => \&::evicted,
   get => [["/files/ID", { "X-Customer" => "acme" }, 200, $::Audio],
           ["/files/ID", { "X-Customer" => "acme", Range => "bytes=4-11" },
            206, "....WAVE"]],
@@ -466,9 +472,7 @@ acme/audio/DAY/ID.json
 "POST /upload\n$::Audio"
 --- error_code: 201
 --- object eval
-{ until => sub { my $h = Test::Nginx::Util::html_dir();
-                 defined $_[0]{object}{etag}
-                 && !(() = glob "$h/store/acme/audio/*/upload_$_[0]{id}.wav") },
+{ until => \&::evicted,
   record => { "/object/key" => qr{^tls/acme/audio/} },
   same => \$::Audio,
   get => [["/files/ID", { "X-Customer" => "acme" }, 200, $::Audio]] }
