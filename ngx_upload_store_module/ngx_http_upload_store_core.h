@@ -571,6 +571,15 @@ ngx_int_t ngx_http_upload_store_check_access(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_upload_store_each(ngx_cycle_t *cycle,
     ngx_int_t (*handler)(ngx_cycle_t *cycle, ngx_http_upload_store_t *store));
 
+/* the filesystem backend's day directories (ngx_http_upload_store_fs_day.c) */
+
+extern ngx_uint_t  ngx_http_upload_store_umask;
+
+void ngx_http_upload_store_fs_init(void);
+ngx_int_t ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_uint_t create, int *day,
+    ngx_log_t *log);
+
 /* the filesystem backend's walk */
 
 ngx_int_t ngx_http_upload_store_fs_walk_open(

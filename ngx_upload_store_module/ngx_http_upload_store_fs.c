@@ -43,9 +43,6 @@ static ngx_int_t ngx_http_upload_store_fs_space(
 static ngx_int_t ngx_http_upload_store_write_file(ngx_str_t *name,
     ngx_str_t *data, ngx_uint_t access, ngx_log_t *log);
 static void ngx_http_upload_store_keep_temp(ngx_pool_t *pool, ngx_fd_t fd);
-static ngx_int_t ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
-    ngx_http_upload_store_record_t *rec, ngx_uint_t create, int *day,
-    ngx_log_t *log);
 static u_char *ngx_http_upload_store_fs_name(ngx_str_t *path);
 
 
@@ -93,9 +90,11 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
         return NGX_ERROR;
     }
 
-    /* the exact mode, whatever the umask */
+    /* the exact mode, whatever the umask: nginx made the file 0600 */
 
-    if (fchmod(tf->file.fd, store->access) == -1) {
+    if ((store->access != 0600 || (0600 & ngx_http_upload_store_umask))
+        && fchmod(tf->file.fd, store->access) == -1)
+    {
         err = ngx_errno;
         ngx_log_error(NGX_LOG_CRIT, log, err,
                       "fchmod() \"%V\" failed", &tf->file.name);
@@ -176,109 +175,6 @@ failed:
     ngx_set_errno(err);
 
     return NGX_ERROR;
-}
-
-
-/*
- * the directory of rec's day, opened from the root without following any
- * link below it (a link planted as a customer's directory leads nowhere);
- * made when "create" is set, the customer counted by the worker that
- * makes its directory.  NGX_DECLINED: not there, or not a directory of
- * the store's; NGX_ERROR: errno set
- */
-
-static ngx_int_t
-ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
-    ngx_http_upload_store_record_t *rec, ngx_uint_t create, int *day,
-    ngx_log_t *log)
-{
-    int         fd, next;
-    u_char     *p, *end, name[NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1];
-    size_t      len;
-    ngx_err_t   err;
-    ngx_uint_t  level;
-
-    /* the root may be a link the operator made: it is followed */
-
-    fd = open((char *) store->root.data, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
-    if (fd == -1) {
-        return NGX_ERROR;
-    }
-
-    p = rec->record_path.data + store->root.len + 1;
-
-    for (level = 0; level < 3; level++) {
-
-        end = ngx_strlchr(p, rec->record_path.data + rec->record_path.len,
-                          '/');
-
-        len = end ? (size_t) (end - p) : 0;
-
-        if (len == 0 || len > NGX_HTTP_UPLOAD_STORE_NAME_MAX) {
-            (void) close(fd);
-            ngx_set_errno(NGX_EINVAL);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(name, p, len);
-        name[len] = '\0';
-        p = end + 1;
-
-        next = openat(fd, (char *) name,
-                      O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
-
-        if (next == -1 && ngx_errno == NGX_ENOENT && create) {
-
-            if (mkdirat(fd, (char *) name, ngx_dir_access(store->access))
-                == 0)
-            {
-                if (level == 0) {
-                    ngx_http_upload_store_stats_customer(store, 1);
-                }
-
-            } else if (ngx_errno != NGX_EEXIST) {
-                err = ngx_errno;
-                ngx_log_error(NGX_LOG_CRIT, log, err,
-                              "mkdirat() \"%s\" failed (customer \"%V\", "
-                              "for \"%V\")", name, &rec->customer,
-                              &rec->record_path);
-                (void) close(fd);
-                ngx_set_errno(err);
-                return NGX_ERROR;
-            }
-
-            next = openat(fd, (char *) name,
-                          O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
-        }
-
-        err = ngx_errno;
-        (void) close(fd);
-
-        if (next == -1) {
-            ngx_set_errno(err);
-
-            if (err == NGX_ENOENT || err == NGX_ENOTDIR || err == NGX_ELOOP)
-            {
-                if (create) {
-                    ngx_log_error(NGX_LOG_CRIT, log, err,
-                                  "openat() \"%s\" under \"%V\" failed "
-                                  "(customer \"%V\")", name, &store->root,
-                                  &rec->customer);
-                    return NGX_ERROR;
-                }
-
-                return NGX_DECLINED;
-            }
-
-            return NGX_ERROR;
-        }
-
-        fd = next;
-    }
-
-    *day = fd;
-
-    return NGX_OK;
 }
 
 
@@ -688,7 +584,9 @@ ngx_http_upload_store_write_file(ngx_str_t *name, ngx_str_t *data,
 
     /* the exact mode, whatever the umask (not 0 without "daemon on") */
 
-    if (n == (ssize_t) data->len && fchmod(fd, access) == -1) {
+    if (n == (ssize_t) data->len && (access & ngx_http_upload_store_umask)
+        && fchmod(fd, access) == -1)
+    {
         err = ngx_errno;
         ngx_log_error(NGX_LOG_CRIT, log, err,
                       "fchmod() \"%s\" failed", name->data);

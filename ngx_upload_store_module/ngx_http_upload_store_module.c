@@ -178,6 +178,13 @@ static ngx_command_t  ngx_http_upload_store_commands[] = {
       0,
       NULL },
 
+    { ngx_string("upload_store_body_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upload_store_loc_conf_t, body_buffer),
+      NULL },
+
     { ngx_string("upload_store_transcribe_buffer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -305,6 +312,7 @@ ngx_http_upload_store_create_loc_conf(ngx_conf_t *cf)
     uslcf->form_value = NGX_CONF_UNSET_SIZE;
     uslcf->form_headers = NGX_CONF_UNSET_SIZE;
     uslcf->checksum = NGX_CONF_UNSET_UINT;
+    uslcf->body_buffer = NGX_CONF_UNSET_SIZE;
     uslcf->transcribe = NGX_CONF_UNSET_PTR;
     uslcf->transcribe_fields = NGX_CONF_UNSET_PTR;
     uslcf->transcribe_pass = NGX_CONF_UNSET_PTR;
@@ -373,6 +381,8 @@ ngx_http_upload_store_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_conf_merge_size_value(conf->form_headers, prev->form_headers, 4096);
     ngx_conf_merge_uint_value(conf->checksum, prev->checksum,
                               NGX_HTTP_UPLOAD_STORE_CHECKSUM_OFF);
+    ngx_conf_merge_size_value(conf->body_buffer, prev->body_buffer,
+                              64 * 1024);
 
     if (conf->transcribe == NGX_CONF_UNSET_PTR) {
         conf->transcribe = (prev->transcribe == NGX_CONF_UNSET_PTR)
@@ -457,6 +467,16 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
         /* the body is spooled inside the store: rename() never copies */
 
         uslcf->clcf->client_body_temp_path = store->temp_path;
+
+        /*
+         * the body only goes to its file: read and written in large
+         * pieces, at most this per upload in flight (a body that is
+         * smaller gets a buffer its size)
+         */
+
+        if (uslcf->clcf->client_body_buffer_size < uslcf->body_buffer) {
+            uslcf->clcf->client_body_buffer_size = uslcf->body_buffer;
+        }
     }
 
     endpoints = usmcf->endpoints.elts;
@@ -501,6 +521,8 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_upload_store_init_process(ngx_cycle_t *cycle)
 {
+    ngx_http_upload_store_fs_init();
+
     if (ngx_process == NGX_PROCESS_WORKER
         || ngx_process == NGX_PROCESS_SINGLE)
     {

@@ -138,6 +138,7 @@ typedef struct {
     size_t                          form_value;
     size_t                          form_headers;
     ngx_uint_t                      checksum;
+    size_t                          body_buffer; /* at least, for a body */
 
     ngx_http_complex_value_t       *transcribe;  /* NULL: off */
     ngx_http_upload_store_provider_t  *provider;

@@ -6,6 +6,9 @@ use UploadStore;
 
 UploadStore::preamble();
 
+# 300000 bytes that are not all alike
+our $Body = join '', map { pack 'N', $_ * 2654435761 % 4294967296 } 1 .. 75000;
+
 run_tests();
 
 __DATA__
@@ -418,3 +421,54 @@ GET /t
 auth request unexpected status: 405
 --- no_error_log
 [alert]
+
+
+
+=== TEST 27: upload_store_body_buffer: a body read through a buffer far smaller, and one larger, is stored byte for byte
+--- http_config
+    upload_store_path html/store zone=audio:1m min_free=0;
+--- config
+    upload_store_body_buffer 1m;
+
+    location = /small {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_category small;
+        upload_store_body_buffer 0;
+        client_body_buffer_size 1k;
+    }
+    location = /large {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_category large;
+    }
+--- more_headers
+Content-Type: audio/wav
+--- request eval
+["POST /small\n$::Body", "POST /large\n$::Body"]
+--- error_code eval
+[201, 201]
+--- store_files eval
+my $sha = Digest::SHA::sha256_hex($::Body);
+"acme/small/DAY/upload_ID.wav 300000 sha256:$sha
+acme/small/DAY/ID.json
+acme/large/DAY/upload_ID.wav 300000 sha256:$sha
+acme/large/DAY/ID.json
+"
+--- no_error_log
+[error]
+
+
+
+=== TEST 28: upload_store_body_buffer takes a size
+--- http_config
+    upload_store_path html/store zone=audio:1m;
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_body_buffer lots;
+    }
+--- must_die
+--- error_log
+"upload_store_body_buffer" directive invalid value

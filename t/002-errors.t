@@ -644,3 +644,32 @@ qr/\[crit\] .*openat\(\) "evil" under ".*\/store" failed \(customer "evil"\) \((
 --- store_files
 README
 evil
+
+
+=== TEST 40: a link planted as a day's directory leads nowhere either: 500, nothing written through it
+--- post_setup_server_root
+use POSIX qw(strftime);
+my $r = Test::Nginx::Util::html_dir();
+my $day = strftime('%Y-%m-%d', gmtime);
+mkdir "$r/elsewhere" or die "mkdir: $!";
+UploadStore::plant("$r/store", "acme/audio/README", 0, "acme's");
+symlink "$r/elsewhere", "$r/store/acme/audio/$day" or die "symlink: $!";
+--- more_headers
+Content-Type: audio/wav
+--- request
+POST /by-path/acme
+RIFF
+--- error_code: 500
+--- response_json eval
+{ "/error/code" => "store_failed",
+  "/" => sub { my $d = Test::Nginx::Util::html_dir() . "/elsewhere";
+               opendir my $h, $d or return 0;
+               !grep { !/^\.\.?$/ } readdir $h } }
+--- error_log eval
+qr/\[crit\] .*openat\(\) "\d{4}-\d\d-\d\d" under ".*\/store" failed \(customer "acme"\) \((20|40): /
+--- no_error_log
+[alert]
+--- store_files
+acme/audio/README
+acme/audio/DAY
+

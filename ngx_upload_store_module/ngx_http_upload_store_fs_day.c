@@ -1,0 +1,214 @@
+/*
+ * Copyright (C) The ngx_upload_store_module authors
+ */
+
+
+#include "ngx_http_upload_store_core.h"
+
+#if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+#endif
+
+
+/*
+ * The day directories of the filesystem backend, reached from the root
+ * without following a link: in one openat2() where the kernel has it
+ * (Linux 5.6), else, and to make what is missing, one name at a time.
+ */
+
+
+#if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
+static int ngx_http_upload_store_fs_beneath(int root,
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec);
+#endif
+
+
+ngx_uint_t  ngx_http_upload_store_umask;
+
+
+/* the worker's umask, to skip an fchmod() that would change nothing */
+
+void
+ngx_http_upload_store_fs_init(void)
+{
+    mode_t  mask;
+
+    mask = umask(0);
+    (void) umask(mask);
+
+    ngx_http_upload_store_umask = mask;
+}
+
+
+/*
+ * the directory of rec's day, opened from the root without following any
+ * link below it (a link planted as a customer's directory leads nowhere);
+ * made when "create" is set, the customer counted by the worker that
+ * makes its directory.  NGX_DECLINED: not there, or not a directory of
+ * the store's; NGX_ERROR: errno set
+ */
+
+ngx_int_t
+ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, ngx_uint_t create, int *day,
+    ngx_log_t *log)
+{
+    int         fd, next;
+    u_char     *p, *end, name[NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1];
+    size_t      len;
+    ngx_err_t   err;
+    ngx_uint_t  level;
+
+    /* the root may be a link the operator made: it is followed */
+
+    fd = open((char *) store->root.data, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+    if (fd == -1) {
+        return NGX_ERROR;
+    }
+
+#if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
+
+    next = ngx_http_upload_store_fs_beneath(fd, store, rec);
+
+    if (next != -1) {
+        (void) close(fd);
+        *day = next;
+        return NGX_OK;
+    }
+
+    /* missing, a link, or no openat2(): the walk tells which, and makes */
+
+#endif
+
+    p = rec->record_path.data + store->root.len + 1;
+
+    for (level = 0; level < 3; level++) {
+
+        end = ngx_strlchr(p, rec->record_path.data + rec->record_path.len,
+                          '/');
+
+        len = end ? (size_t) (end - p) : 0;
+
+        if (len == 0 || len > NGX_HTTP_UPLOAD_STORE_NAME_MAX) {
+            (void) close(fd);
+            ngx_set_errno(NGX_EINVAL);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(name, p, len);
+        name[len] = '\0';
+        p = end + 1;
+
+        next = openat(fd, (char *) name,
+                      O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+
+        if (next == -1 && ngx_errno == NGX_ENOENT && create) {
+
+            if (mkdirat(fd, (char *) name, ngx_dir_access(store->access))
+                == 0)
+            {
+                if (level == 0) {
+                    ngx_http_upload_store_stats_customer(store, 1);
+                }
+
+            } else if (ngx_errno != NGX_EEXIST) {
+                err = ngx_errno;
+                ngx_log_error(NGX_LOG_CRIT, log, err,
+                              "mkdirat() \"%s\" failed (customer \"%V\", "
+                              "for \"%V\")", name, &rec->customer,
+                              &rec->record_path);
+                (void) close(fd);
+                ngx_set_errno(err);
+                return NGX_ERROR;
+            }
+
+            next = openat(fd, (char *) name,
+                          O_RDONLY|O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC);
+        }
+
+        err = ngx_errno;
+        (void) close(fd);
+
+        if (next == -1) {
+            ngx_set_errno(err);
+
+            if (err == NGX_ENOENT || err == NGX_ENOTDIR || err == NGX_ELOOP)
+            {
+                if (create) {
+                    ngx_log_error(NGX_LOG_CRIT, log, err,
+                                  "openat() \"%s\" under \"%V\" failed "
+                                  "(customer \"%V\")", name, &store->root,
+                                  &rec->customer);
+                    return NGX_ERROR;
+                }
+
+                return NGX_DECLINED;
+            }
+
+            return NGX_ERROR;
+        }
+
+        fd = next;
+    }
+
+    *day = fd;
+
+    return NGX_OK;
+}
+
+
+#if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
+
+/*
+ * the three names below the root in one lookup, refusing any link and
+ * anything not beneath it: what the walk below opens one name at a time
+ */
+
+static int
+ngx_http_upload_store_fs_beneath(int root, ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec)
+{
+    u_char           *p, *name, *last;
+    u_char            dir[3 * (NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1)];
+    size_t            len;
+    ngx_uint_t        n;
+    struct open_how   how;
+
+    name = rec->record_path.data + store->root.len + 1;
+    last = rec->record_path.data + rec->record_path.len;
+
+    /* "customer/category/day/": three names as the walk takes them */
+
+    len = 0;
+
+    for (n = 0, p = name; p < last && n < 3; p++) {
+
+        if (*p != '/') {
+            continue;
+        }
+
+        if (p == name || p - name > NGX_HTTP_UPLOAD_STORE_NAME_MAX) {
+            return -1;
+        }
+
+        n++;
+        name = p + 1;
+        len = p - (rec->record_path.data + store->root.len + 1);
+    }
+
+    if (n != 3) {
+        return -1;
+    }
+
+    ngx_memcpy(dir, rec->record_path.data + store->root.len + 1, len);
+    dir[len] = '\0';
+
+    ngx_memzero(&how, sizeof(struct open_how));
+    how.flags = O_RDONLY|O_DIRECTORY|O_CLOEXEC;
+    how.resolve = RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS;
+
+    return (int) syscall(SYS_openat2, root, dir, &how, sizeof(struct open_how));
+}
+
+#endif
