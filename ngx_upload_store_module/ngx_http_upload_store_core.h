@@ -433,6 +433,11 @@ struct ngx_http_upload_store_s {
     time_t                          avail_time;
     off_t                           avail;
 
+    /* per worker: the root's descriptor, opened again once a second */
+    int                             root_fd;
+    ngx_msec_t                      root_time;
+    unsigned                        root_open:1;
+
     void                           *cleanup;     /* this worker's sweep */
 
 #if (NGX_THREADS)

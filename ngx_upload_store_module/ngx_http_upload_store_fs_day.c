@@ -18,6 +18,9 @@
  */
 
 
+static int ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store,
+    ngx_log_t *log);
+static void ngx_http_upload_store_fs_root_close(void *data);
 #if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
 static int ngx_http_upload_store_fs_beneath(int root,
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec);
@@ -54,25 +57,24 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_uint_t create, int *day,
     ngx_log_t *log)
 {
-    int         fd, next;
+    int         fd, next, root;
     u_char     *p, *end, name[NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1];
     size_t      len;
     ngx_err_t   err;
     ngx_uint_t  level;
 
-    /* the root may be a link the operator made: it is followed */
-
-    fd = open((char *) store->root.data, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
-    if (fd == -1) {
+    root = ngx_http_upload_store_fs_root(store, log);
+    if (root == -1) {
         return NGX_ERROR;
     }
 
+    fd = root;
+
 #if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
 
-    next = ngx_http_upload_store_fs_beneath(fd, store, rec);
+    next = ngx_http_upload_store_fs_beneath(root, store, rec);
 
     if (next != -1) {
-        (void) close(fd);
         *day = next;
         return NGX_OK;
     }
@@ -91,7 +93,10 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
         len = end ? (size_t) (end - p) : 0;
 
         if (len == 0 || len > NGX_HTTP_UPLOAD_STORE_NAME_MAX) {
-            (void) close(fd);
+            if (fd != root) {
+                (void) close(fd);
+            }
+
             ngx_set_errno(NGX_EINVAL);
             return NGX_ERROR;
         }
@@ -118,7 +123,11 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
                               "mkdirat() \"%s\" failed (customer \"%V\", "
                               "for \"%V\")", name, &rec->customer,
                               &rec->record_path);
-                (void) close(fd);
+
+                if (fd != root) {
+                    (void) close(fd);
+                }
+
                 ngx_set_errno(err);
                 return NGX_ERROR;
             }
@@ -128,7 +137,10 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
         }
 
         err = ngx_errno;
-        (void) close(fd);
+
+        if (fd != root) {
+            (void) close(fd);
+        }
 
         if (next == -1) {
             ngx_set_errno(err);
@@ -155,6 +167,60 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
     *day = fd;
 
     return NGX_OK;
+}
+
+
+/*
+ * the store's root for the event loop (the cleanup's thread walks on
+ * descriptors of its own): the root may be a link the operator made, it
+ * is followed, and opened again after a second, so that a root moved or
+ * made again is found
+ */
+
+static int
+ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store, ngx_log_t *log)
+{
+    int                  fd;
+    ngx_pool_cleanup_t  *cln;
+
+    if (store->root_open && ngx_current_msec - store->root_time < 1000) {
+        return store->root_fd;
+    }
+
+    fd = open((char *) store->root.data, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+    if (fd == -1) {
+        return -1;
+    }
+
+    if (store->root_open) {
+        (void) close(store->root_fd);
+
+    } else {
+        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
+        if (cln == NULL) {
+            (void) close(fd);
+            ngx_set_errno(NGX_ENOMEM);
+            return -1;
+        }
+
+        cln->handler = ngx_http_upload_store_fs_root_close;
+        cln->data = store;
+        store->root_open = 1;
+    }
+
+    store->root_fd = fd;
+    store->root_time = ngx_current_msec;
+
+    return fd;
+}
+
+
+static void
+ngx_http_upload_store_fs_root_close(void *data)
+{
+    ngx_http_upload_store_t *store = data;
+
+    (void) close(store->root_fd);
 }
 
 

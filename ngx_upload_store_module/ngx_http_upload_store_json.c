@@ -27,21 +27,32 @@ ngx_int_t
 ngx_http_upload_store_json_dump(ngx_pool_t *pool, json_t *json,
     ngx_str_t *out)
 {
-    size_t   len;
+    size_t   len, size;
     u_char  *p;
 
-    len = json_dumpb(json, NULL, 0, JSON_COMPACT);
-    if (len == 0) {
-        return NGX_ERROR;
-    }
+    /* one pass for most records: a second only when they do not fit */
 
-    p = ngx_pnalloc(pool, len + 1);
+    size = 1024;
+
+    p = ngx_pnalloc(pool, size + 1);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    if (json_dumpb(json, (char *) p, len, JSON_COMPACT) != len) {
+    len = json_dumpb(json, (char *) p, size, JSON_COMPACT);
+    if (len == 0) {
         return NGX_ERROR;
+    }
+
+    if (len > size) {
+        p = ngx_pnalloc(pool, len + 1);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (json_dumpb(json, (char *) p, len, JSON_COMPACT) != len) {
+            return NGX_ERROR;
+        }
     }
 
     p[len] = '\n';
