@@ -4,6 +4,10 @@
  */
 
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE             /* memmem() */
+#endif
+
 #include <string.h>
 
 #include "ngx_http_upload_store_mp.h"
@@ -317,7 +321,27 @@ ngx_http_upload_store_mp_scan(ngx_http_upload_store_mp_t *mp,
                 }
             }
 
-            q = memchr(p, '\n', end - p);
+            if (carry) {
+                /* a "\r" held from the last piece: its "\n" decides */
+                q = memchr(p, '\n', end - p);
+
+            } else {
+
+                /*
+                 * a whole delimiter is found by memmem(), which skips
+                 * ahead instead of stopping at every "\n" of the data;
+                 * only the piece's last delim_len - 1 bytes can begin one
+                 * that the next piece ends, and memchr() looks there
+                 */
+
+                q = memmem(p, end - p, mp->delim, mp->delim_len);
+
+                if (q == NULL) {
+                    q = (size_t) (end - p) >= mp->delim_len
+                        ? end - (mp->delim_len - 1) : p;
+                    q = memchr(q, '\n', end - q);
+                }
+            }
 
             if (q == NULL) {
                 p = end;
