@@ -24,6 +24,9 @@ static void ngx_http_upload_store_fs_root_close(void *data);
 #if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
 static int ngx_http_upload_store_fs_beneath(int root,
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec);
+
+/* the kernel (or a seccomp profile, or valgrind) has refused openat2() */
+static ngx_uint_t  ngx_http_upload_store_no_openat2;
 #endif
 
 
@@ -235,11 +238,16 @@ static int
 ngx_http_upload_store_fs_beneath(int root, ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec)
 {
+    int               fd;
     u_char           *p, *name, *last;
     u_char            dir[3 * (NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1)];
     size_t            len;
     ngx_uint_t        n;
     struct open_how   how;
+
+    if (ngx_http_upload_store_no_openat2) {
+        return -1;
+    }
 
     name = rec->record_path.data + store->root.len + 1;
     last = rec->record_path.data + rec->record_path.len;
@@ -274,7 +282,14 @@ ngx_http_upload_store_fs_beneath(int root, ngx_http_upload_store_t *store,
     how.flags = O_RDONLY|O_DIRECTORY|O_CLOEXEC;
     how.resolve = RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS;
 
-    return (int) syscall(SYS_openat2, root, dir, &how, sizeof(struct open_how));
+    fd = (int) syscall(SYS_openat2, root, dir, &how,
+                       sizeof(struct open_how));
+
+    if (fd == -1 && (ngx_errno == NGX_ENOSYS || ngx_errno == NGX_EPERM)) {
+        ngx_http_upload_store_no_openat2 = 1;
+    }
+
+    return fd;
 }
 
 #endif
