@@ -578,9 +578,10 @@ ngx_int_t ngx_http_upload_store_each(ngx_cycle_t *cycle,
 
 /* the filesystem backend's day directories (ngx_http_upload_store_fs_day.c) */
 
-extern ngx_uint_t  ngx_http_upload_store_umask;
+extern mode_t  ngx_http_upload_store_umask;
 
 void ngx_http_upload_store_fs_init(void);
+void ngx_http_upload_store_fs_root_close(void *data);
 ngx_int_t ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_uint_t create, int *day,
     ngx_log_t *log);

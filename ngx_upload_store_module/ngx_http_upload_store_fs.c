@@ -564,12 +564,21 @@ static ngx_int_t
 ngx_http_upload_store_write_file(ngx_str_t *name, ngx_str_t *data,
     ngx_uint_t access, ngx_log_t *log)
 {
-    ssize_t    n;
-    ngx_fd_t   fd;
-    ngx_err_t  err;
+    ssize_t     n;
+    ngx_fd_t    fd;
+    ngx_err_t   err;
+    ngx_uint_t  made;
 
-    fd = ngx_open_file(name->data, NGX_FILE_WRONLY,
-                       NGX_FILE_CREATE_OR_OPEN|NGX_FILE_TRUNCATE, access);
+    /* made now, the mode is what open() gave; one left by a crash: not */
+
+    made = 1;
+    fd = open((char *) name->data, O_WRONLY|O_CREAT|O_EXCL, (mode_t) access);
+
+    if (fd == NGX_INVALID_FILE && ngx_errno == NGX_EEXIST) {
+        made = 0;
+        fd = ngx_open_file(name->data, NGX_FILE_WRONLY,
+                           NGX_FILE_CREATE_OR_OPEN|NGX_FILE_TRUNCATE, access);
+    }
 
     if (fd == NGX_INVALID_FILE) {
         err = ngx_errno;
@@ -584,7 +593,8 @@ ngx_http_upload_store_write_file(ngx_str_t *name, ngx_str_t *data,
 
     /* the exact mode, whatever the umask (not 0 without "daemon on") */
 
-    if (n == (ssize_t) data->len && (access & ngx_http_upload_store_umask)
+    if (n == (ssize_t) data->len
+        && (!made || (access & ngx_http_upload_store_umask))
         && fchmod(fd, access) == -1)
     {
         err = ngx_errno;

@@ -18,9 +18,7 @@
  */
 
 
-static int ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store,
-    ngx_log_t *log);
-static void ngx_http_upload_store_fs_root_close(void *data);
+static int ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store);
 #if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
 static int ngx_http_upload_store_fs_beneath(int root,
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec);
@@ -30,7 +28,7 @@ static ngx_uint_t  ngx_http_upload_store_no_openat2;
 #endif
 
 
-ngx_uint_t  ngx_http_upload_store_umask;
+mode_t  ngx_http_upload_store_umask;
 
 
 /* the worker's umask, to skip an fchmod() that would change nothing */
@@ -66,7 +64,7 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
     ngx_err_t   err;
     ngx_uint_t  level;
 
-    root = ngx_http_upload_store_fs_root(store, log);
+    root = ngx_http_upload_store_fs_root(store);
     if (root == -1) {
         return NGX_ERROR;
     }
@@ -80,6 +78,16 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
     if (next != -1) {
         *day = next;
         return NGX_OK;
+    }
+
+    err = ngx_errno;
+
+    if (!create
+        && (err == NGX_ENOENT || err == NGX_ENOTDIR || err == NGX_ELOOP
+            || err == EXDEV))
+    {
+        /* not there, or not the store's: what the walk would say */
+        return NGX_DECLINED;
     }
 
     /* missing, a link, or no openat2(): the walk tells which, and makes */
@@ -181,10 +189,9 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
  */
 
 static int
-ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store, ngx_log_t *log)
+ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store)
 {
-    int                  fd;
-    ngx_pool_cleanup_t  *cln;
+    int  fd;
 
     if (store->root_open && ngx_current_msec - store->root_time < 1000) {
         return store->root_fd;
@@ -197,33 +204,28 @@ ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store, ngx_log_t *log)
 
     if (store->root_open) {
         (void) close(store->root_fd);
-
-    } else {
-        cln = ngx_pool_cleanup_add(ngx_cycle->pool, 0);
-        if (cln == NULL) {
-            (void) close(fd);
-            ngx_set_errno(NGX_ENOMEM);
-            return -1;
-        }
-
-        cln->handler = ngx_http_upload_store_fs_root_close;
-        cln->data = store;
-        store->root_open = 1;
     }
 
     store->root_fd = fd;
+    store->root_open = 1;
     store->root_time = ngx_current_msec;
 
     return fd;
 }
 
 
-static void
+/* the configuration's pool is destroyed: so is the store */
+
+void
 ngx_http_upload_store_fs_root_close(void *data)
 {
-    ngx_http_upload_store_t *store = data;
+    ngx_http_upload_store_t  *store = data;
 
-    (void) close(store->root_fd);
+    if (store->root_open) {
+        (void) close(store->root_fd);
+        store->root_open = 0;
+        store->root_fd = -1;
+    }
 }
 
 
@@ -238,14 +240,15 @@ static int
 ngx_http_upload_store_fs_beneath(int root, ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec)
 {
-    int               fd;
-    u_char           *p, *name, *last;
-    u_char            dir[3 * (NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1)];
-    size_t            len;
-    ngx_uint_t        n;
-    struct open_how   how;
+    int              fd;
+    u_char          *p, *name, *last;
+    u_char           dir[3 * (NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1)];
+    size_t           len;
+    ngx_uint_t       n;
+    struct open_how  how;
 
     if (ngx_http_upload_store_no_openat2) {
+        ngx_set_errno(NGX_ENOSYS);
         return -1;
     }
 
@@ -263,6 +266,7 @@ ngx_http_upload_store_fs_beneath(int root, ngx_http_upload_store_t *store,
         }
 
         if (p == name || p - name > NGX_HTTP_UPLOAD_STORE_NAME_MAX) {
+            ngx_set_errno(NGX_EINVAL);
             return -1;
         }
 
@@ -272,6 +276,7 @@ ngx_http_upload_store_fs_beneath(int root, ngx_http_upload_store_t *store,
     }
 
     if (n != 3) {
+        ngx_set_errno(NGX_EINVAL);
         return -1;
     }
 

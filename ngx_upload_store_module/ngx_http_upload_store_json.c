@@ -7,6 +7,9 @@
 #include "ngx_http_upload_store_core.h"
 
 
+#define NGX_HTTP_UPLOAD_STORE_JSON_GUESS  1024     /* a record's bytes */
+
+
 /* JSON helpers of the core: strings, dumps into a pool, pointers */
 
 
@@ -32,7 +35,7 @@ ngx_http_upload_store_json_dump(ngx_pool_t *pool, json_t *json,
 
     /* one pass for most records: a second only when they do not fit */
 
-    size = 1024;
+    size = NGX_HTTP_UPLOAD_STORE_JSON_GUESS;
 
     p = ngx_pnalloc(pool, size + 1);
     if (p == NULL) {

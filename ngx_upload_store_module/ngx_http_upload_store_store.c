@@ -48,14 +48,23 @@ ngx_http_upload_store_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ssize_t                   size;
     ngx_str_t                *value;
     ngx_uint_t                i;
+    ngx_pool_cleanup_t       *cln;
     ngx_http_upload_store_t  *store;
 
     value = cf->args->elts;
 
     store = ngx_pcalloc(cf->pool, sizeof(ngx_http_upload_store_t));
-    if (store == NULL) {
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+    if (store == NULL || cln == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    /* a worker's descriptor of the root goes with this configuration */
+
+    store->root_fd = -1;
+    cln->handler = ngx_http_upload_store_fs_root_close;
+    cln->data = store;
 
     store->root = value[1];
 
