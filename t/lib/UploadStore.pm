@@ -579,7 +579,11 @@ sub runs_once {
     my @runs = sort { $a <=> $b } keys %seen;
 
     return 0 if grep { $seen{$_} != 1 } @runs;
-    return "@runs" eq join(' ', 1 .. $n);
+
+    # the count goes up when a run starts and its line is written when it
+    # ends: the last one may still be under way in another worker (seen
+    # under valgrind)
+    return "@runs" eq join(' ', 1 .. $n) || "@runs" eq join(' ', 1 .. $n - 1);
 }
 
 # no nginx worker of this test is still shutting down
