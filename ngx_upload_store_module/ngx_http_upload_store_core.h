@@ -578,8 +578,6 @@ ngx_int_t ngx_http_upload_store_each(ngx_cycle_t *cycle,
 
 /* the filesystem backend's day directories (ngx_http_upload_store_fs_day.c) */
 
-extern mode_t  ngx_http_upload_store_umask;
-
 void ngx_http_upload_store_fs_init(void);
 void ngx_http_upload_store_fs_root_close(void *data);
 ngx_int_t ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,

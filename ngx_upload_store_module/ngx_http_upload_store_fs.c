@@ -44,6 +44,11 @@ static ngx_int_t ngx_http_upload_store_write_file(ngx_str_t *name,
     ngx_str_t *data, ngx_uint_t access, ngx_log_t *log);
 static void ngx_http_upload_store_keep_temp(ngx_pool_t *pool, ngx_fd_t fd);
 static u_char *ngx_http_upload_store_fs_name(ngx_str_t *path);
+static ngx_uint_t ngx_http_upload_store_fs_chmod(ngx_uint_t made,
+    ngx_uint_t access);
+
+
+static mode_t  ngx_http_upload_store_umask;
 
 
 ngx_http_upload_store_backend_t  ngx_http_upload_store_fs_backend = {
@@ -92,7 +97,7 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
 
     /* the exact mode, whatever the umask: nginx made the file 0600 */
 
-    if ((store->access != 0600 || (0600 & ngx_http_upload_store_umask))
+    if (ngx_http_upload_store_fs_chmod(0600, store->access)
         && fchmod(tf->file.fd, store->access) == -1)
     {
         err = ngx_errno;
@@ -594,7 +599,7 @@ ngx_http_upload_store_write_file(ngx_str_t *name, ngx_str_t *data,
     /* the exact mode, whatever the umask (not 0 without "daemon on") */
 
     if (n == (ssize_t) data->len
-        && (!made || (access & ngx_http_upload_store_umask))
+        && (!made || ngx_http_upload_store_fs_chmod(access, access))
         && fchmod(fd, access) == -1)
     {
         err = ngx_errno;
@@ -649,4 +654,27 @@ ngx_http_upload_store_keep_temp(ngx_pool_t *pool, ngx_fd_t fd)
             }
         }
     }
+}
+
+
+/* the worker's umask, to skip an fchmod() that would change nothing */
+
+void
+ngx_http_upload_store_fs_init(void)
+{
+    mode_t  mask;
+
+    mask = umask(0);
+    (void) umask(mask);
+
+    ngx_http_upload_store_umask = mask;
+}
+
+
+/* a file just made with the mode "made" needs fchmod() to have "access" */
+
+static ngx_uint_t
+ngx_http_upload_store_fs_chmod(ngx_uint_t made, ngx_uint_t access)
+{
+    return (made & ~ngx_http_upload_store_umask) != access;
 }

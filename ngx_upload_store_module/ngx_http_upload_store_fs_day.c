@@ -28,23 +28,6 @@ static ngx_uint_t  ngx_http_upload_store_no_openat2;
 #endif
 
 
-mode_t  ngx_http_upload_store_umask;
-
-
-/* the worker's umask, to skip an fchmod() that would change nothing */
-
-void
-ngx_http_upload_store_fs_init(void)
-{
-    mode_t  mask;
-
-    mask = umask(0);
-    (void) umask(mask);
-
-    ngx_http_upload_store_umask = mask;
-}
-
-
 /*
  * the directory of rec's day, opened from the root without following any
  * link below it (a link planted as a customer's directory leads nowhere);

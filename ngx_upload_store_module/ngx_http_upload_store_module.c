@@ -470,8 +470,8 @@ ngx_http_upload_store_init(ngx_conf_t *cf)
 
         /*
          * the body only goes to its file: read and written in large
-         * pieces, at most this per upload in flight (a body that is
-         * smaller gets a buffer its size)
+         * pieces (nginx gives a body of known length a buffer its size
+         * when that is at most a quarter more than this)
          */
 
         if (uslcf->clcf->client_body_buffer_size < uslcf->body_buffer) {
