@@ -42,7 +42,8 @@ DEB_STT    := python3 sox pocketsphinx pocketsphinx-en-us \
               pocketsphinx-testdata
 
 FUZZ_TIME  ?= 60
-FUZZ_SRCS  := util/fuzz/mp_fuzz.c ngx_upload_store_module/ngx_http_upload_store_mp.c
+FUZZ_SRCS  := util/fuzz/mp_fuzz.c ngx_upload_store_module/ngx_http_upload_store_mp.c \
+              ngx_upload_store_module/ngx_http_upload_store_mp_value.c
 
 # the module to load: build/ holds the one for Debian's nginx only, so
 # that a build against a source tree never replaces it

@@ -91,5 +91,11 @@ int ngx_http_upload_store_mp_finish(ngx_http_upload_store_mp_t *mp);
 int ngx_http_upload_store_mp_disposition(unsigned char *value, size_t len,
     ngx_http_upload_store_mp_disposition_t *d);
 
+/* shared by the parser and its header values (..._mp_value.c) */
+
+int ngx_http_upload_store_mp_lower_eq(const unsigned char *p, size_t len,
+    const char *s);
+int ngx_http_upload_store_mp_bchar(unsigned char c);
+
 
 #endif /* _NGX_HTTP_UPLOAD_STORE_MP_H_INCLUDED_ */
