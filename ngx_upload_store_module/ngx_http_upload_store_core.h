@@ -32,6 +32,9 @@
 
 #define NGX_HTTP_UPLOAD_STORE_ID_LEN      26
 #define NGX_HTTP_UPLOAD_STORE_NAME_MAX    64
+/* "customer/category/YYYY-MM-DD" and a NUL: 3 names and their ends */
+#define NGX_HTTP_UPLOAD_STORE_DAY_MAX     (3 * NGX_HTTP_UPLOAD_STORE_NAME_MAX  \
+                                           + 3)
 #define NGX_HTTP_UPLOAD_STORE_SUFFIX_MAX  10
 #define NGX_HTTP_UPLOAD_STORE_FNAME_MAX   255
 
@@ -438,6 +441,12 @@ struct ngx_http_upload_store_s {
     ngx_msec_t                      root_time;
     unsigned                        root_open:1;
 
+    /* per worker: the last day directory an upload went to, as long */
+    unsigned                        day_open:1;
+    int                             day_fd;
+    size_t                          day_len;
+    u_char                          day_name[NGX_HTTP_UPLOAD_STORE_DAY_MAX];
+
     void                           *cleanup;     /* this worker's sweep */
 
 #if (NGX_THREADS)
@@ -580,9 +589,12 @@ ngx_int_t ngx_http_upload_store_each(ngx_cycle_t *cycle,
 
 void ngx_http_upload_store_fs_init(void);
 void ngx_http_upload_store_fs_root_close(void *data);
+int ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store);
 ngx_int_t ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_uint_t create, int *day,
     ngx_log_t *log);
+void ngx_http_upload_store_fs_day_close(ngx_http_upload_store_t *store,
+    int day, ngx_uint_t stale);
 
 /* the filesystem backend's walk */
 

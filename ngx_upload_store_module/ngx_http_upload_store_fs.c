@@ -40,10 +40,13 @@ static ngx_int_t ngx_http_upload_store_fs_remove(
     ngx_uint_t what, ngx_log_t *log);
 static ngx_int_t ngx_http_upload_store_fs_space(
     ngx_http_upload_store_t *store, off_t *total, off_t *avail);
-static ngx_int_t ngx_http_upload_store_write_file(ngx_str_t *name,
-    ngx_str_t *data, ngx_uint_t access, ngx_log_t *log);
+static ngx_int_t ngx_http_upload_store_write_file(
+    ngx_http_upload_store_t *store, ngx_str_t *name, ngx_str_t *data,
+    ngx_log_t *log);
 static void ngx_http_upload_store_keep_temp(ngx_pool_t *pool, ngx_fd_t fd);
 static u_char *ngx_http_upload_store_fs_name(ngx_str_t *path);
+static char *ngx_http_upload_store_fs_at(ngx_http_upload_store_t *store,
+    ngx_str_t *path, int *dir);
 static ngx_uint_t ngx_http_upload_store_fs_chmod(ngx_uint_t made,
     ngx_uint_t access);
 
@@ -76,7 +79,8 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_temp_file_t *tf,
     ngx_str_t *json, ngx_log_t *log)
 {
-    int         day;
+    int         day, body_dir, temp_dir;
+    char       *body, *record;
     ngx_err_t   err;
     ngx_int_t   rc;
     ngx_uint_t  n;
@@ -89,11 +93,12 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
         return NGX_ERROR;
     }
 
-    if (ngx_http_upload_store_write_file(&temp, json, store->access, log)
-        != NGX_OK)
-    {
+    if (ngx_http_upload_store_write_file(store, &temp, json, log) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    body = ngx_http_upload_store_fs_at(store, &tf->file.name, &body_dir);
+    record = ngx_http_upload_store_fs_at(store, &temp, &temp_dir);
 
     /* the exact mode, whatever the umask: nginx made the file 0600 */
 
@@ -117,7 +122,7 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
             goto failed;
         }
 
-        if (renameat(AT_FDCWD, (char *) tf->file.name.data, day,
+        if (renameat(body_dir, body, day,
                      (char *) ngx_http_upload_store_fs_name(&rec->path))
             == 0)
         {
@@ -125,7 +130,7 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
         }
 
         err = ngx_errno;
-        (void) close(day);
+        ngx_http_upload_store_fs_day_close(store, day, err == NGX_ENOENT);
 
         if (err != NGX_ENOENT || n == 2) {
             ngx_log_error(NGX_LOG_CRIT, log, err,
@@ -137,7 +142,7 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
 
     ngx_http_upload_store_keep_temp(tf->pool, tf->file.fd);
 
-    if (renameat(AT_FDCWD, (char *) temp.data, day,
+    if (renameat(temp_dir, record, day,
                  (char *) ngx_http_upload_store_fs_name(&rec->record_path))
         == -1)
     {
@@ -159,12 +164,12 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
                           "unlinkat() \"%s\" failed", rec->path.data);
         }
 
-        (void) close(day);
+        ngx_http_upload_store_fs_day_close(store, day, 0);
         ngx_set_errno(err);
         return NGX_ERROR;
     }
 
-    (void) close(day);
+    ngx_http_upload_store_fs_day_close(store, day, 0);
 
     rec->record_bytes = json->len;
 
@@ -207,10 +212,39 @@ ngx_http_upload_store_fs_openat(ngx_http_upload_store_t *store,
                 flags|O_NOFOLLOW|O_CLOEXEC);
 
     err = ngx_errno;
-    (void) close(day);
+    ngx_http_upload_store_fs_day_close(store, day, 0);
     ngx_set_errno(err);
 
     return fd;
+}
+
+
+/*
+ * a path of the store's for an *at() call: below the root, from the
+ * root's descriptor (one lookup less of every name above it); else as it is
+ */
+
+static char *
+ngx_http_upload_store_fs_at(ngx_http_upload_store_t *store, ngx_str_t *path,
+    int *dir)
+{
+    int  root;
+
+    if (path->len > store->root.len + 1
+        && path->data[store->root.len] == '/'
+        && ngx_strncmp(path->data, store->root.data, store->root.len) == 0)
+    {
+        root = ngx_http_upload_store_fs_root(store);
+
+        if (root != -1) {
+            *dir = root;
+            return (char *) path->data + store->root.len + 1;
+        }
+    }
+
+    *dir = AT_FDCWD;
+
+    return (char *) path->data;
 }
 
 
@@ -389,7 +423,8 @@ static ngx_int_t
 ngx_http_upload_store_fs_save(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, ngx_pool_t *pool, ngx_log_t *log)
 {
-    int           day;
+    int           day, temp_dir;
+    char         *record;
     u_char       *name;
     ngx_err_t     err;
     ngx_int_t     rc;
@@ -415,7 +450,7 @@ ngx_http_upload_store_fs_save(ngx_http_upload_store_t *store,
                       &rec->customer, &rec->record_path);
 
         if (rc == NGX_OK) {
-            (void) close(day);
+            ngx_http_upload_store_fs_day_close(store, day, 0);
         }
 
         return NGX_DECLINED;
@@ -425,33 +460,34 @@ ngx_http_upload_store_fs_save(ngx_http_upload_store_t *store,
         || ngx_http_upload_store_temp_record(pool, store, rec, &temp)
            != NGX_OK)
     {
-        (void) close(day);
+        ngx_http_upload_store_fs_day_close(store, day, 0);
         ngx_set_errno(NGX_ENOMEM);
         return NGX_ERROR;
     }
 
-    if (ngx_http_upload_store_write_file(&temp, &json, store->access, log)
-        != NGX_OK)
+    if (ngx_http_upload_store_write_file(store, &temp, &json, log) != NGX_OK)
     {
         err = ngx_errno;
-        (void) close(day);
+        ngx_http_upload_store_fs_day_close(store, day, 0);
         ngx_set_errno(err);
         return NGX_ERROR;
     }
 
-    if (renameat(AT_FDCWD, (char *) temp.data, day, (char *) name) == -1) {
+    record = ngx_http_upload_store_fs_at(store, &temp, &temp_dir);
+
+    if (renameat(temp_dir, record, day, (char *) name) == -1) {
         err = ngx_errno;
         ngx_log_error(NGX_LOG_CRIT, log, err,
                       "renameat() \"%s\" to \"%s\" failed "
                       "(customer \"%V\")", temp.data, rec->record_path.data,
                       &rec->customer);
         (void) ngx_delete_file(temp.data);
-        (void) close(day);
+        ngx_http_upload_store_fs_day_close(store, day, 0);
         ngx_set_errno(err);
         return NGX_ERROR;
     }
 
-    (void) close(day);
+    ngx_http_upload_store_fs_day_close(store, day, 0);
 
     ngx_http_upload_store_stats_resized(store,
                                         (off_t) json.len - rec->record_bytes);
@@ -508,7 +544,7 @@ ngx_http_upload_store_fs_remove(ngx_http_upload_store_t *store,
     }
 
     if (what == NGX_HTTP_UPLOAD_STORE_AUDIO) {
-        (void) close(day);
+        ngx_http_upload_store_fs_day_close(store, day, 0);
         return rc;
     }
 
@@ -520,14 +556,14 @@ ngx_http_upload_store_fs_remove(ngx_http_upload_store_t *store,
 
         if (err == NGX_ENOENT) {
             /* another DELETE, or the cleanup, was first */
-            (void) close(day);
+            ngx_http_upload_store_fs_day_close(store, day, 0);
             return NGX_DECLINED;
         }
 
         goto failed;
     }
 
-    (void) close(day);
+    ngx_http_upload_store_fs_day_close(store, day, 0);
 
     ngx_http_upload_store_stats_removed(store, rec->record_bytes, 0);
 
@@ -539,7 +575,7 @@ failed:
                   "unlinkat() \"%V\" failed (customer \"%V\")",
                   path, &rec->customer);
 
-    (void) close(day);
+    ngx_http_upload_store_fs_day_close(store, day, 0);
     ngx_set_errno(err);
 
     return NGX_ERROR;
@@ -566,18 +602,23 @@ ngx_http_upload_store_fs_space(ngx_http_upload_store_t *store, off_t *total,
 
 
 static ngx_int_t
-ngx_http_upload_store_write_file(ngx_str_t *name, ngx_str_t *data,
-    ngx_uint_t access, ngx_log_t *log)
+ngx_http_upload_store_write_file(ngx_http_upload_store_t *store,
+    ngx_str_t *name, ngx_str_t *data, ngx_log_t *log)
 {
+    int         dir;
+    char       *at;
     ssize_t     n;
     ngx_fd_t    fd;
     ngx_err_t   err;
-    ngx_uint_t  made;
+    ngx_uint_t  made, access;
+
+    access = store->access;
+    at = ngx_http_upload_store_fs_at(store, name, &dir);
 
     /* made now, the mode is what open() gave; one left by a crash: not */
 
     made = 1;
-    fd = open((char *) name->data, O_WRONLY|O_CREAT|O_EXCL, (mode_t) access);
+    fd = openat(dir, at, O_WRONLY|O_CREAT|O_EXCL, (mode_t) access);
 
     if (fd == NGX_INVALID_FILE && ngx_errno == NGX_EEXIST) {
         made = 0;

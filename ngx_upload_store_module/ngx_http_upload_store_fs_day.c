@@ -15,10 +15,16 @@
  * The day directories of the filesystem backend, reached from the root
  * without following a link: in one openat2() where the kernel has it
  * (Linux 5.6), else, and to make what is missing, one name at a time.
+ * The one the last upload went to is kept open while the root's
+ * descriptor is, for the uploads after it.
  */
 
 
-static int ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store);
+static ngx_int_t ngx_http_upload_store_fs_kept(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, int *day);
+static void ngx_http_upload_store_fs_keep(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, int day);
+static void ngx_http_upload_store_fs_forget(ngx_http_upload_store_t *store);
 #if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
 static int ngx_http_upload_store_fs_beneath(int root,
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec);
@@ -32,8 +38,9 @@ static ngx_uint_t  ngx_http_upload_store_no_openat2;
  * the directory of rec's day, opened from the root without following any
  * link below it (a link planted as a customer's directory leads nowhere);
  * made when "create" is set, the customer counted by the worker that
- * makes its directory.  NGX_DECLINED: not there, or not a directory of
- * the store's; NGX_ERROR: errno set
+ * makes its directory, and then kept (an upload's commit: the next one
+ * goes to the same day).  NGX_DECLINED: not there, or not a directory of
+ * the store's; NGX_ERROR: errno set.  Given back with fs_day_close().
  */
 
 ngx_int_t
@@ -52,6 +59,10 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
         return NGX_ERROR;
     }
 
+    if (create && ngx_http_upload_store_fs_kept(store, rec, day) == NGX_OK) {
+        return NGX_OK;
+    }
+
     fd = root;
 
 #if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
@@ -59,6 +70,10 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
     next = ngx_http_upload_store_fs_beneath(root, store, rec);
 
     if (next != -1) {
+        if (create) {
+            ngx_http_upload_store_fs_keep(store, rec, next);
+        }
+
         *day = next;
         return NGX_OK;
     }
@@ -158,6 +173,10 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
         fd = next;
     }
 
+    if (create) {
+        ngx_http_upload_store_fs_keep(store, rec, fd);
+    }
+
     *day = fd;
 
     return NGX_OK;
@@ -165,13 +184,112 @@ ngx_http_upload_store_fs_day(ngx_http_upload_store_t *store,
 
 
 /*
+ * done with a day directory: closed, unless it is the one kept; "stale":
+ * nothing could be made in it (removed by a cleanup since, ENOENT), kept
+ * or not, it is closed and the next upload opens its day again
+ */
+
+void
+ngx_http_upload_store_fs_day_close(ngx_http_upload_store_t *store, int day,
+    ngx_uint_t stale)
+{
+    if (store->day_open && day == store->day_fd) {
+
+        if (!stale) {
+            return;
+        }
+
+        store->day_open = 0;
+        store->day_fd = -1;
+    }
+
+    (void) close(day);
+}
+
+
+/* the day directory kept, if it is rec's */
+
+static ngx_int_t
+ngx_http_upload_store_fs_kept(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, int *day)
+{
+    u_char  *name;
+    size_t   len;
+
+    if (!store->day_open) {
+        return NGX_DECLINED;
+    }
+
+    /* {root}/customer/category/day/{id}.json: between the root and the id */
+
+    name = rec->record_path.data + store->root.len + 1;
+    len = rec->record_path.len - store->root.len - 1;
+
+    while (len && name[len - 1] != '/') {
+        len--;
+    }
+
+    if (len == 0 || len - 1 != store->day_len
+        || ngx_memcmp(name, store->day_name, store->day_len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    *day = store->day_fd;
+
+    return NGX_OK;
+}
+
+
+/* an upload's day directory, kept for the next upload */
+
+static void
+ngx_http_upload_store_fs_keep(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, int day)
+{
+    u_char  *name;
+    size_t   len;
+
+    name = rec->record_path.data + store->root.len + 1;
+    len = rec->record_path.len - store->root.len - 1;
+
+    while (len && name[len - 1] != '/') {
+        len--;
+    }
+
+    if (len == 0 || len - 1 > NGX_HTTP_UPLOAD_STORE_DAY_MAX) {
+        return;
+    }
+
+    ngx_http_upload_store_fs_forget(store);
+
+    ngx_memcpy(store->day_name, name, len - 1);
+    store->day_len = len - 1;
+    store->day_fd = day;
+    store->day_open = 1;
+}
+
+
+static void
+ngx_http_upload_store_fs_forget(ngx_http_upload_store_t *store)
+{
+    if (store->day_open) {
+        (void) close(store->day_fd);
+        store->day_open = 0;
+        store->day_fd = -1;
+    }
+}
+
+
+/*
  * the store's root for the event loop (the cleanup's thread walks on
  * descriptors of its own): the root may be a link the operator made, it
  * is followed, and opened again after a second, so that a root moved or
- * made again is found
+ * made again is found; the day directory kept goes with it.  The same
+ * descriptor while ngx_current_msec stays: through an event's handler
  */
 
-static int
+int
 ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store)
 {
     int  fd;
@@ -184,6 +302,8 @@ ngx_http_upload_store_fs_root(ngx_http_upload_store_t *store)
     if (fd == -1) {
         return -1;
     }
+
+    ngx_http_upload_store_fs_forget(store);
 
     if (store->root_open) {
         (void) close(store->root_fd);
@@ -203,6 +323,8 @@ void
 ngx_http_upload_store_fs_root_close(void *data)
 {
     ngx_http_upload_store_t  *store = data;
+
+    ngx_http_upload_store_fs_forget(store);
 
     if (store->root_open) {
         (void) close(store->root_fd);
@@ -225,7 +347,7 @@ ngx_http_upload_store_fs_beneath(int root, ngx_http_upload_store_t *store,
 {
     int              fd;
     u_char          *p, *name, *last;
-    u_char           dir[3 * (NGX_HTTP_UPLOAD_STORE_NAME_MAX + 1)];
+    u_char           dir[NGX_HTTP_UPLOAD_STORE_DAY_MAX];
     size_t           len;
     ngx_uint_t       n;
     struct open_how  how;

@@ -38,6 +38,7 @@ static ngx_int_t ngx_http_upload_store_checksum(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *out);
 static ngx_int_t ngx_http_upload_store_streamed(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *out);
+static ngx_uint_t ngx_http_upload_store_last_buf(ngx_chain_t *in);
 static ngx_int_t ngx_http_upload_store_sniff_raw(ngx_http_request_t *r,
     ngx_http_upload_store_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_upload_store_request_body_filter(
@@ -668,6 +669,19 @@ ngx_http_upload_store_streamed(ngx_http_request_t *r,
 }
 
 
+static ngx_uint_t
+ngx_http_upload_store_last_buf(ngx_chain_t *in)
+{
+    for ( /* void */ ; in; in = in->next) {
+        if (in->buf->last_buf) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* a raw body's type, from its first bytes */
 
 static ngx_int_t
@@ -753,12 +767,17 @@ ngx_http_upload_store_request_body_filter(ngx_http_request_t *r,
         && r->request_body->temp_file != NULL
         && r->request_body->temp_file->file.fd != NGX_INVALID_FILE)
     {
-        /* the cleanup leaves alone a body its worker is still writing */
+        /*
+         * the cleanup leaves alone a body its worker is still writing; one
+         * written whole just now is committed by the body handler that
+         * follows, long before the hour after which the cleanup looks
+         */
 
         ctx->body_locked = 1;
 
-        if (flock(r->request_body->temp_file->file.fd, LOCK_SH|LOCK_NB)
-            == -1)
+        if (!ngx_http_upload_store_last_buf(in)
+            && flock(r->request_body->temp_file->file.fd, LOCK_SH|LOCK_NB)
+               == -1)
         {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
                           "flock(\"%V\") failed",

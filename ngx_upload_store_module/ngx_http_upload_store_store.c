@@ -63,6 +63,7 @@ ngx_http_upload_store_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* a worker's descriptor of the root goes with this configuration */
 
     store->root_fd = -1;
+    store->day_fd = -1;
     cln->handler = ngx_http_upload_store_fs_root_close;
     cln->data = store;
 

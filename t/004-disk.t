@@ -108,3 +108,31 @@ old/audio/2020-01-01/upload_01ARZ3NDEKTSV4RRFFQ69G5FAV 995
 --- error_log eval
 qr/upload store "audio" is full: 0 of max_size 300 bytes used, upload of (\d{3}) bytes refused/
 --- store_files
+
+
+
+=== TEST 6: a day's directory removed between two uploads (as a cleanup removes an empty one): the second makes it again
+A worker keeps the day directory of its last upload open for the next;
+one removed since takes nothing in, and is opened again from the root.
+--- http_config
+    upload_store_path html/store zone=audio:1m;
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+    }
+    location /store/ {
+        root html;
+        dav_methods DELETE;
+    }
+--- request eval
+["POST /upload\nfirst", "DELETE /store/acme/audio/", "POST /upload\nsecond"]
+--- more_headers
+Depth: infinity
+--- error_code eval
+[201, 204, 201]
+--- response_body_like eval
+['"bytes":5,', '^$', '"bytes":6,']
+--- store_files
+acme/audio/DAY/upload_ID 6
+acme/audio/DAY/ID.json = body
