@@ -97,9 +97,6 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
         return NGX_ERROR;
     }
 
-    body = ngx_http_upload_store_fs_at(store, &tf->file.name, &body_dir);
-    record = ngx_http_upload_store_fs_at(store, &temp, &temp_dir);
-
     /* the exact mode, whatever the umask: nginx made the file 0600 */
 
     if (ngx_http_upload_store_fs_chmod(0600, store->access)
@@ -122,6 +119,10 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
             goto failed;
         }
 
+        /* after fs_day(): the root's descriptor it may have opened again */
+
+        body = ngx_http_upload_store_fs_at(store, &tf->file.name, &body_dir);
+
         if (renameat(body_dir, body, day,
                      (char *) ngx_http_upload_store_fs_name(&rec->path))
             == 0)
@@ -141,6 +142,8 @@ ngx_http_upload_store_fs_commit(ngx_http_upload_store_t *store,
     }
 
     ngx_http_upload_store_keep_temp(tf->pool, tf->file.fd);
+
+    record = ngx_http_upload_store_fs_at(store, &temp, &temp_dir);
 
     if (renameat(temp_dir, record, day,
                  (char *) ngx_http_upload_store_fs_name(&rec->record_path))

@@ -16,7 +16,9 @@
  * without following a link: in one openat2() where the kernel has it
  * (Linux 5.6), else, and to make what is missing, one name at a time.
  * The one the last upload went to is kept open while the root's
- * descriptor is, for the uploads after it.
+ * descriptor is, for the uploads after it: like the root, one moved
+ * meanwhile is followed for up to a second; one removed takes nothing in
+ * (ENOENT), and the commit opens its day again.
  */
 
 

@@ -272,8 +272,9 @@ ngx_http_upload_store_fs_entry(ngx_http_upload_store_walk_t *walk,
 /*
  * a body being received: its worker holds a lock on it from its first
  * write (receive.c's request body filter), however old its mtime looks,
- * since nginx writes only when a buffer is full; a dead worker's lock is
- * gone with it
+ * since nginx writes only when a buffer is full (a body written whole at
+ * once is not locked: its commit follows at once); a dead worker's lock
+ * is gone with it
  */
 
 static ngx_uint_t

@@ -225,3 +225,56 @@ Content-Type: audio/wav
 [crit]
 [alert]
 [error]
+
+
+
+=== TEST 8: a body still arriving whose temp file looks hours old is left alone (its worker holds a lock on it), then stored whole
+--- http_config
+    upload_store_path html/store zone=audio:1m retention=1d interval=1h
+                      min_free=0;
+--- config
+    location = /upload {
+        upload_store_receive audio;
+        upload_store_customer acme;
+        upload_store_body_buffer 0;
+        client_body_buffer_size 16k;
+    }
+
+    location = /admin {
+        upload_store_admin audio;
+    }
+--- init
+# 64 KiB at 32 KiB/s, written 16k at a time, every half second: once the
+# first piece is in .tmp, its mtime goes two hours back and a cleanup run
+# (orphans: older than an hour) is over before the next piece
+use HTTP::Tiny ();
+use Time::HiRes ();
+my $html = Test::Nginx::Util::html_dir();
+my $url = "http://127.0.0.1:" . Test::Nginx::Util::server_port();
+open my $out, '>:raw', "$html/slow.wav" or die "slow.wav: $!";
+print $out pack "C*", map { $_ % 251 } 1 .. 65536;
+close $out;
+system("curl -s -o /dev/null --limit-rate 32k --data-binary \@$html/slow.wav"
+       . " -H 'Content-Type: audio/wav' $url/upload &") == 0
+    or die "curl: $?";
+my $tmp;
+for (1 .. 1000) {
+    ($tmp) = grep { -s $_ } glob "$html/store/.tmp/*";
+    last if $tmp;
+    Time::HiRes::sleep(0.01);
+}
+die "no body in .tmp" unless $tmp;
+my $old = time - 7200;
+utime $old, $old, $tmp or die "utime $tmp: $!";
+my $r = HTTP::Tiny->new->post("$url/admin");
+die "POST /admin: $r->{status}" unless $r->{success};
+--- request
+GET /admin
+--- response_json eval
+{ "/cleanup/deleted" => 0, "/cleanup/failed" => 0 }
+--- store_wait: 6
+--- store_files eval
+"acme/audio/DAY/upload_ID.wav 65536 sha256:"
+. UploadStore::sha256(pack "C*", map { $_ % 251 } 1 .. 65536) . "
+acme/audio/DAY/ID.json
+"

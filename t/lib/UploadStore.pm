@@ -594,17 +594,13 @@ sub runs_once {
 
 sub no_exiting_workers {
     my $pidfile = Test::Nginx::Util::server_root() . "/logs/nginx.pid";
+    my $master = slurp($pidfile) =~ s/\s+//gr;
 
-    open my $in, '<', $pidfile or return 0;
-    my $master = <$in>;
-    close $in;
-
-    return 0 unless defined $master && $master =~ /^(\d+)$/;
-    $master = $1;
+    return 0 unless $master =~ /^\d+$/;
 
     for (1 .. 100) {
-        my $out = `ps -o args= --ppid $master`;
-        return 1 if $out !~ /shutting down/;
+        return 1 unless grep { slurp("/proc/$_/cmdline") =~ /shutting down/ }
+                                workers_of($master);
         select undef, undef, undef, 0.1;
     }
 
