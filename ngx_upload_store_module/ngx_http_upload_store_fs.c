@@ -625,8 +625,7 @@ ngx_http_upload_store_write_file(ngx_http_upload_store_t *store,
 
     if (fd == NGX_INVALID_FILE && ngx_errno == NGX_EEXIST) {
         made = 0;
-        fd = ngx_open_file(name->data, NGX_FILE_WRONLY,
-                           NGX_FILE_CREATE_OR_OPEN|NGX_FILE_TRUNCATE, access);
+        fd = openat(dir, at, O_WRONLY|O_CREAT|O_TRUNC, (mode_t) access);
     }
 
     if (fd == NGX_INVALID_FILE) {

@@ -27,6 +27,9 @@ static ngx_int_t ngx_http_upload_store_fs_kept(ngx_http_upload_store_t *store,
 static void ngx_http_upload_store_fs_keep(ngx_http_upload_store_t *store,
     ngx_http_upload_store_record_t *rec, int day);
 static void ngx_http_upload_store_fs_forget(ngx_http_upload_store_t *store);
+static u_char *ngx_http_upload_store_fs_day_name(
+    ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec,
+    size_t *len);
 #if (NGX_HTTP_UPLOAD_STORE_OPENAT2)
 static int ngx_http_upload_store_fs_beneath(int root,
     ngx_http_upload_store_t *store, ngx_http_upload_store_record_t *rec);
@@ -197,12 +200,11 @@ ngx_http_upload_store_fs_day_close(ngx_http_upload_store_t *store, int day,
 {
     if (store->day_open && day == store->day_fd) {
 
-        if (!stale) {
-            return;
+        if (stale) {
+            ngx_http_upload_store_fs_forget(store);
         }
 
-        store->day_open = 0;
-        store->day_fd = -1;
+        return;
     }
 
     (void) close(day);
@@ -222,17 +224,10 @@ ngx_http_upload_store_fs_kept(ngx_http_upload_store_t *store,
         return NGX_DECLINED;
     }
 
-    /* {root}/customer/category/day/{id}.json: between the root and the id */
+    name = ngx_http_upload_store_fs_day_name(store, rec, &len);
 
-    name = rec->record_path.data + store->root.len + 1;
-    len = rec->record_path.len - store->root.len - 1;
-
-    while (len && name[len - 1] != '/') {
-        len--;
-    }
-
-    if (len == 0 || len - 1 != store->day_len
-        || ngx_memcmp(name, store->day_name, store->day_len) != 0)
+    if (len != store->day_len
+        || ngx_memcmp(name, store->day_name, len) != 0)
     {
         return NGX_DECLINED;
     }
@@ -252,23 +247,43 @@ ngx_http_upload_store_fs_keep(ngx_http_upload_store_t *store,
     u_char  *name;
     size_t   len;
 
-    name = rec->record_path.data + store->root.len + 1;
-    len = rec->record_path.len - store->root.len - 1;
+    name = ngx_http_upload_store_fs_day_name(store, rec, &len);
 
-    while (len && name[len - 1] != '/') {
-        len--;
-    }
-
-    if (len == 0 || len - 1 > NGX_HTTP_UPLOAD_STORE_DAY_MAX) {
+    if (len == 0 || len > NGX_HTTP_UPLOAD_STORE_DAY_MAX) {
         return;
     }
 
     ngx_http_upload_store_fs_forget(store);
 
-    ngx_memcpy(store->day_name, name, len - 1);
-    store->day_len = len - 1;
+    ngx_memcpy(store->day_name, name, len);
+    store->day_len = len;
     store->day_fd = day;
     store->day_open = 1;
+}
+
+
+/*
+ * "customer/category/day" in rec's {root}/customer/category/day/{id}.json,
+ * the key of the directory kept; len 0: none
+ */
+
+static u_char *
+ngx_http_upload_store_fs_day_name(ngx_http_upload_store_t *store,
+    ngx_http_upload_store_record_t *rec, size_t *len)
+{
+    u_char  *name;
+    size_t   n;
+
+    name = rec->record_path.data + store->root.len + 1;
+    n = rec->record_path.len - store->root.len - 1;
+
+    while (n && name[n - 1] != '/') {
+        n--;
+    }
+
+    *len = n ? n - 1 : 0;
+
+    return name;
 }
 
 
